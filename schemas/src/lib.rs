@@ -16,6 +16,7 @@
 //! [`Uuid`](uuid::Uuid)s (Avro `uuid` over `string`).
 
 mod binary;
+mod canonical;
 mod control;
 mod dead;
 mod error;

@@ -140,7 +140,7 @@ impl Codec {
         }
         let (fingerprint, body) = wire::split(bytes)?;
         let current = R::current();
-        if fingerprint == current.fingerprint() {
+        if current.has_fingerprint(fingerprint) {
             return binary::from_slice(body, &self.limits)
                 .map_err(|f| f.into_record_error(R::NAME, current.version(), HEADER_LEN));
         }

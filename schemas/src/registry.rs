@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 use apache_avro::rabin::Rabin;
 use apache_avro::Schema;
 
+use crate::canonical;
+
 use crate::limits::DEFAULT_MAX_RECORD_BYTES;
 
 /// One released version of one record's schema.
@@ -15,7 +17,9 @@ pub struct SchemaVersion {
     version: u32,
     json: &'static str,
     schema: Schema,
+    canonical_form: String,
     fingerprint: u64,
+    apache_fingerprint: u64,
 }
 
 impl SchemaVersion {
@@ -39,9 +43,24 @@ impl SchemaVersion {
         &self.schema
     }
 
-    /// The CRC-64-AVRO fingerprint of the schema's Parsing Canonical Form.
+    /// The schema's Parsing Canonical Form, as the Avro specification defines it.
+    pub fn canonical_form(&self) -> &str {
+        &self.canonical_form
+    }
+
+    /// The CRC-64-AVRO fingerprint of the Parsing Canonical Form: what the single-object header
+    /// carries (little-endian) and what Java's `SchemaNormalization.parsingFingerprint64` and
+    /// fastavro compute.
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
+    }
+
+    /// True when a header's fingerprint names this version: the spec's fingerprint, or the one
+    /// apache-avro 0.21 computes for schemas with logical types (AVRO-4004), which Rust
+    /// producers using apache-avro's single-object writer put in their headers. We read
+    /// both and write only the spec's.
+    pub fn has_fingerprint(&self, fingerprint: u64) -> bool {
+        fingerprint == self.fingerprint || fingerprint == self.apache_fingerprint
     }
 }
 
@@ -88,13 +107,19 @@ fn registry() -> &'static Registry {
                         let schema = Schema::parse_str(json).unwrap_or_else(|e| {
                             panic!("embedded schema {name} v{version} is invalid: {e}")
                         });
-                        let fingerprint = fingerprint_of(&schema);
+                        let parsed: serde_json::Value =
+                            serde_json::from_str(json).unwrap_or_else(|e| {
+                                panic!("embedded schema {name} v{version} is not JSON: {e}")
+                            });
+                        let canonical_form = canonical::canonical_form(&parsed);
                         SchemaVersion {
                             name,
                             version,
                             json,
+                            fingerprint: canonical::crc64_avro(canonical_form.as_bytes()),
+                            apache_fingerprint: apache_fingerprint(&schema),
+                            canonical_form,
                             schema,
-                            fingerprint,
                         }
                     })
                     .collect();
@@ -110,8 +135,8 @@ fn full_name(short: &str) -> &'static str {
     Box::leak(format!("{NAMESPACE}.{short}").into_boxed_str())
 }
 
-/// The CRC-64-AVRO fingerprint of a schema, as the single-object header carries it.
-pub(crate) fn fingerprint_of(schema: &Schema) -> u64 {
+/// apache-avro's fingerprint of a schema (see [`SchemaVersion::has_fingerprint`]).
+fn apache_fingerprint(schema: &Schema) -> u64 {
     let bytes = schema.fingerprint::<Rabin>().bytes;
     let mut le = [0; 8];
     le.copy_from_slice(&bytes[..8]);
@@ -137,7 +162,7 @@ pub(crate) fn versions(name: &str) -> &'static [SchemaVersion] {
 
 /// Finds the released schema version with this fingerprint, whatever record it belongs to.
 pub fn lookup(fingerprint: u64) -> Option<&'static SchemaVersion> {
-    released().find(|v| v.fingerprint == fingerprint)
+    released().find(|v| v.has_fingerprint(fingerprint))
 }
 
 /// Every released schema version of every record.

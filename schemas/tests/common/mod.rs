@@ -81,6 +81,19 @@ pub(crate) fn apache_encode_with<R: Record>(record: &R, schema: &Schema) -> Vec<
     out
 }
 
+/// A single-object encoding of `record` under an older released `version`: the spec's header
+/// and apache-avro's body.
+pub(crate) fn apache_encode_version<R: Record>(
+    record: &R,
+    version: &celeriac_schemas::SchemaVersion,
+) -> Vec<u8> {
+    let value = apache_value(record, version.schema()).expect("apache-avro accepts the record");
+    let mut out = celeriac_schemas::MAGIC.to_vec();
+    out.extend_from_slice(&version.fingerprint().to_le_bytes());
+    out.extend(apache_avro::to_avro_datum(version.schema(), value).expect("apache-avro encodes"));
+    out
+}
+
 /// apache-avro's single-object encoding of `record` under today's schema.
 pub(crate) fn apache_encode<R: Record>(record: &R) -> Vec<u8> {
     apache_encode_with(record, R::current().schema())
