@@ -155,15 +155,12 @@ impl<'de> de::Deserializer<'de> for &mut De<'de> {
         self.deserialize_bytes(v)
     }
     fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Fault> {
+        const BRANCHES: &str = "union branch 0 (null) or 1 of [null, T]";
         let at = self.cur.pos();
-        match self.cur.index("a union branch of [null, T]")? {
+        match self.cur.index(BRANCHES)? {
             0 => v.visit_none(),
             1 => self.nested(|de| v.visit_some(de)),
-            n => Err(Fault::malformed(
-                at,
-                "union branch 0 (null) or 1 of [null, T]",
-                format!("branch {n}"),
-            )),
+            n => Err(Fault::malformed(at, BRANCHES, format!("branch {n}"))),
         }
     }
     fn deserialize_unit<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Fault> {
