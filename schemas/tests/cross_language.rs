@@ -25,7 +25,7 @@ fn check_python_written<T: Sample>(out: &Path) -> usize {
             let stem = format!("{}.v{}.{case}", T::SHORT, version.version());
             let theirs = fs::read(out.join(format!("{stem}.bin")))
                 .unwrap_or_else(|e| panic!("fastavro did not write {stem}: {e}"));
-            let expected = record.as_written_by(version.version());
+            let expected = record.written_by_version(version.version());
             let decoded =
                 T::decode(&theirs).unwrap_or_else(|e| panic!("{stem} written by fastavro: {e}"));
             assert_eq!(decoded, expected, "{stem} written by fastavro");

@@ -51,7 +51,7 @@ fn both_directions(record: &TaskMessage) -> Result<(), TestCaseError> {
     // Old writer → new reader.
     let old = apache_encode_version(record, v1());
     let decoded = TaskMessage::decode(&old).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    proptest::prop_assert_eq!(decoded, record.clone().as_written_by(1));
+    proptest::prop_assert_eq!(decoded, record.clone().written_by_version(1));
 
     // New writer → old reader.
     let new = record
@@ -62,7 +62,7 @@ fn both_directions(record: &TaskMessage) -> Result<(), TestCaseError> {
         return Err(TestCaseError::fail("not a record"));
     };
     proptest::prop_assert!(fields.iter().all(|(name, _)| name != "args_repr"));
-    let expected = apache_value(&record.clone().as_written_by(1), v1().schema())
+    let expected = apache_value(&record.clone().written_by_version(1), v1().schema())
         .map_err(TestCaseError::fail)?;
     let Value::Record(expected_fields) = expected else {
         return Err(TestCaseError::fail("not a record"));
@@ -95,7 +95,7 @@ fn every_release_of_every_record_decodes_with_todays_reader() {
             for (case, record) in T::cases() {
                 let bytes = apache_encode_version(&record, version);
                 let decoded = T::decode(&bytes).unwrap_or_else(|e| panic!("{} v{} {case}: {e}", T::NAME, version.version()));
-                assert_eq!(decoded, record.as_written_by(version.version()), "{} v{} {case}", T::NAME, version.version());
+                assert_eq!(decoded, record.written_by_version(version.version()), "{} v{} {case}", T::NAME, version.version());
             }
         }
     });

@@ -29,7 +29,7 @@ fn vectors<T: Sample>() -> Vec<(String, u32, T)> {
             out.push((
                 stem,
                 version.version(),
-                record.as_written_by(version.version()),
+                record.written_by_version(version.version()),
             ));
         }
     }

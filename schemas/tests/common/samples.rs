@@ -18,7 +18,7 @@ pub(crate) trait Sample: Record + std::fmt::Debug + PartialEq + Clone {
     fn strategy() -> BoxedStrategy<Self>;
     /// The record as a writer of schema `version` could have written it (fields it lacks at
     /// their defaults), which is what today's reader must decode from that writer's bytes.
-    fn as_written_by(self, _version: u32) -> Self {
+    fn written_by_version(self, _version: u32) -> Self {
         self
     }
 }
@@ -164,7 +164,7 @@ impl Sample for TaskMessage {
             })
             .boxed()
     }
-    fn as_written_by(mut self, version: u32) -> Self {
+    fn written_by_version(mut self, version: u32) -> Self {
         if version < 2 {
             self.args_repr = None;
         }
