@@ -70,6 +70,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("decode", |b| {
         b.iter(|| TaskMessage::decode(black_box(&bytes)).expect("decodes"))
     });
+    // The floor under any decode into owned types: the same allocations (and frees).
+    g.bench_function("clone (allocation floor of decode)", |b| {
+        b.iter(|| black_box(&task).clone())
+    });
 
     // apache-avro's generic path, for comparison.
     apache_avro::util::set_serde_human_readable(true);

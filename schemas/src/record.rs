@@ -96,7 +96,7 @@ impl Codec {
 
     /// Encodes `record` with today's schema, in single-object encoding.
     pub fn encode<R: Record>(&self, record: &R) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(256);
+        let mut out = Vec::with_capacity(512);
         self.encode_into(record, &mut out)?;
         Ok(out)
     }

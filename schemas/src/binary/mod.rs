@@ -20,9 +20,13 @@ use std::fmt;
 pub(crate) use de::from_slice;
 pub(crate) use ser::write;
 
-/// Why the binary codec stopped; the callers add which record or payload it was.
+/// Why the binary codec stopped; the callers add which record or payload it was. Boxed, so
+/// the `Result`s threaded through every serde call stay one word wide.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Fault {
+pub(crate) struct Fault(Box<Kind>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Kind {
     /// The input ended early.
     Truncated {
         what: &'static str,
@@ -39,32 +43,51 @@ pub(crate) enum Fault {
 }
 
 impl Fault {
+    pub(crate) fn truncated(what: &'static str, offset: usize, expected: u64, seen: usize) -> Self {
+        Fault(Box::new(Kind::Truncated {
+            what,
+            offset,
+            expected,
+            seen,
+        }))
+    }
+
     pub(crate) fn malformed(
         offset: usize,
         expected: impl Into<String>,
         seen: impl Into<String>,
     ) -> Self {
-        Fault::Malformed {
+        Fault(Box::new(Kind::Malformed {
             offset: Some(offset),
             expected: expected.into(),
             seen: seen.into(),
-        }
+        }))
+    }
+
+    /// A fault where the position is not known yet (raised inside a serde visitor).
+    pub(crate) fn unplaced(expected: impl Into<String>, seen: impl Into<String>) -> Self {
+        Fault(Box::new(Kind::Malformed {
+            offset: None,
+            expected: expected.into(),
+            seen: seen.into(),
+        }))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn kind(&self) -> &Kind {
+        &self.0
     }
 
     /// Fills in the offset of a fault raised where the position was unknown (a serde visitor).
-    pub(crate) fn at(self, pos: usize) -> Self {
-        match self {
-            Fault::Malformed {
-                offset: None,
-                expected,
-                seen,
-            } => Fault::Malformed {
-                offset: Some(pos),
-                expected,
-                seen,
-            },
-            other => other,
+    pub(crate) fn at(mut self, pos: usize) -> Self {
+        if let Kind::Malformed {
+            offset: offset @ None,
+            ..
+        } = &mut *self.0
+        {
+            *offset = Some(pos);
         }
+        self
     }
 
     /// The fault as this crate's error about a record body that starts `base` bytes into the record.
@@ -74,8 +97,8 @@ impl Fault {
         version: u32,
         base: usize,
     ) -> crate::Error {
-        match self {
-            Fault::Truncated {
+        match *self.0 {
+            Kind::Truncated {
                 what,
                 offset,
                 expected,
@@ -86,7 +109,7 @@ impl Fault {
                 expected,
                 seen,
             },
-            Fault::Malformed {
+            Kind::Malformed {
                 offset,
                 expected,
                 seen,
@@ -103,8 +126,8 @@ impl Fault {
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fault::Truncated {
+        match &*self.0 {
+            Kind::Truncated {
                 what,
                 offset,
                 expected,
@@ -113,7 +136,7 @@ impl fmt::Display for Fault {
                 f,
                 "truncated input: expected {expected} more byte(s) for {what} at byte {offset}, saw {seen}"
             ),
-            Fault::Malformed {
+            Kind::Malformed {
                 offset,
                 expected,
                 seen,
@@ -132,21 +155,13 @@ impl std::error::Error for Fault {}
 
 impl serde::de::Error for Fault {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Fault::Malformed {
-            offset: None,
-            expected: "a value of the Rust type".into(),
-            seen: msg.to_string(),
-        }
+        Fault::unplaced("a value of the Rust type", msg.to_string())
     }
 }
 
 impl serde::ser::Error for Fault {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Fault::Malformed {
-            offset: None,
-            expected: "a value Avro can encode".into(),
-            seen: msg.to_string(),
-        }
+        Fault::unplaced("a value Avro can encode", msg.to_string())
     }
 }
 
@@ -182,15 +197,11 @@ impl<'de> Cursor<'de> {
     }
 
     fn truncated(&self, what: &'static str, expected: u64) -> Fault {
-        Fault::Truncated {
-            what,
-            offset: self.pos,
-            expected,
-            seen: self.remaining(),
-        }
+        Fault::truncated(what, self.pos, expected, self.remaining())
     }
 
     /// Takes the next `n` bytes without copying them.
+    #[inline]
     pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'de [u8], Fault> {
         match self.input.get(self.pos..).and_then(|rest| rest.get(..n)) {
             Some(bytes) => {
@@ -201,6 +212,7 @@ impl<'de> Cursor<'de> {
         }
     }
 
+    #[inline]
     pub(crate) fn byte(&mut self, what: &'static str) -> Result<u8, Fault> {
         let b = *self
             .input
@@ -210,6 +222,7 @@ impl<'de> Cursor<'de> {
         Ok(b)
     }
 
+    #[inline]
     pub(crate) fn boolean(&mut self) -> Result<bool, Fault> {
         let at = self.pos;
         match self.byte("a boolean")? {
@@ -224,8 +237,16 @@ impl<'de> Cursor<'de> {
     }
 
     /// Reads an Avro `long`; more than ten varint bytes, or bits past 64, are malformed.
+    #[inline]
     pub(crate) fn long(&mut self) -> Result<i64, Fault> {
         let at = self.pos;
+        // Fast path: most lengths, indexes and small ints fit one byte.
+        if let Some(&b) = self.input.get(at) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(i64::from(b >> 1) ^ -i64::from(b & 1));
+            }
+        }
         let mut z: u64 = 0;
         for i in 0..10 {
             let b = self.byte("a variable-length integer")?;
@@ -249,6 +270,7 @@ impl<'de> Cursor<'de> {
     }
 
     /// Reads an Avro `int`: a `long` that must fit 32 bits.
+    #[inline]
     pub(crate) fn int(&mut self) -> Result<i32, Fault> {
         let at = self.pos;
         let n = self.long()?;
@@ -256,6 +278,7 @@ impl<'de> Cursor<'de> {
     }
 
     /// Reads a non-negative index (union branch or enum symbol).
+    #[inline]
     pub(crate) fn index(&mut self, what: &'static str) -> Result<u32, Fault> {
         let at = self.pos;
         let n = self.long()?;
@@ -263,6 +286,7 @@ impl<'de> Cursor<'de> {
     }
 
     /// Reads a length prefix and checks that that many bytes remain.
+    #[inline]
     pub(crate) fn len(&mut self, what: &'static str) -> Result<usize, Fault> {
         let at = self.pos;
         let n = self.long()?;
@@ -280,12 +304,14 @@ impl<'de> Cursor<'de> {
     }
 
     /// Reads a length-prefixed byte string.
+    #[inline]
     pub(crate) fn bytes(&mut self) -> Result<&'de [u8], Fault> {
         let n = self.len("bytes")?;
         self.take(n, "bytes")
     }
 
     /// Reads a length-prefixed UTF-8 string.
+    #[inline]
     pub(crate) fn str(&mut self) -> Result<&'de str, Fault> {
         let n = self.len("a string")?;
         let at = self.pos;
@@ -350,12 +376,12 @@ mod tests {
         let eleven = [0xff; 11];
         assert!(matches!(
             Cursor::new(&eleven).long(),
-            Err(Fault::Malformed { .. })
+            Err(f) if matches!(f.kind(), Kind::Malformed { .. })
         ));
         let overflow = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
         assert!(matches!(
             Cursor::new(&overflow).long(),
-            Err(Fault::Malformed { .. })
+            Err(f) if matches!(f.kind(), Kind::Malformed { .. })
         ));
     }
 
@@ -365,7 +391,7 @@ mod tests {
         put_long(&mut out, i64::MAX);
         assert!(matches!(
             Cursor::new(&out).len("bytes"),
-            Err(Fault::Truncated { .. })
+            Err(f) if matches!(f.kind(), Kind::Truncated { .. })
         ));
     }
 }

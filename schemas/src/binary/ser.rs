@@ -47,11 +47,7 @@ impl Ser<'_> {
 }
 
 fn unrepresentable(what: &str) -> Fault {
-    Fault::Malformed {
-        offset: None,
-        expected: "a value Avro can encode".into(),
-        seen: what.into(),
-    }
+    Fault::unplaced("a value Avro can encode", what)
 }
 
 impl<'b> ser::Serializer for &'b mut Ser<'_> {

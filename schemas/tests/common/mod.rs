@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 mod samples;
+mod samples_more;
 
 pub(crate) use samples::Sample;
 
