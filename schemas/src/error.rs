@@ -1,8 +1,8 @@
 //! The crate's one error type. Every message says what was expected and what was seen.
 //!
-//! No error here is transient: the same bytes fail the same way every time, so a consumer
-//! should not retry a failed decode; it should dead-letter the record (see
-//! [`Error::is_undecodable`]) and move on.
+//! No error here is transient: the same bytes fail the same way every time, so retrying never
+//! helps. A consumer that cannot decode a record should dead-letter it (`DeadLetterKind::Undecodable`
+//! with the error's message as the reason) and move on.
 
 use std::fmt;
 
@@ -131,14 +131,6 @@ pub enum Error {
         /// The content type as given.
         seen: String,
     },
-}
-
-impl Error {
-    /// True when the input itself is at fault (it should go to `celeriac.dead`), false when the
-    /// failure is on the encoding side. Retrying never helps either way.
-    pub fn is_undecodable(&self) -> bool {
-        !matches!(self, Error::Encode { .. })
-    }
 }
 
 /// `Result` with this crate's [`Error`].
