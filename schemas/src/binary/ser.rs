@@ -303,3 +303,36 @@ macro_rules! named_fields_in_order {
 }
 
 named_fields_in_order!(SerializeStruct, SerializeStructVariant);
+
+#[cfg(test)]
+mod tests {
+    use serde::ser::{SerializeSeq, Serializer};
+
+    use super::*;
+
+    /// A sequence that does not say its length up front.
+    struct Unsized(Vec<i32>);
+
+    impl Serialize for Unsized {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(None)?;
+            for n in &self.0 {
+                seq.serialize_element(n)?;
+            }
+            seq.end()
+        }
+    }
+
+    #[test]
+    fn unknown_lengths_are_counted_and_prefixed() {
+        let mut out = vec![0xAA];
+        write(&Unsized(vec![1, -1, 64]), &mut out).expect("encodes");
+        assert_eq!(out, [0xAA, 6, 2, 1, 0x80, 1, 0]);
+        let mut empty = Vec::new();
+        write(&Unsized(vec![]), &mut empty).expect("encodes");
+        assert_eq!(empty, [0]);
+        let back: Vec<i32> =
+            super::super::from_slice(&out[1..], &crate::Limits::DEFAULT).expect("decodes");
+        assert_eq!(back, [1, -1, 64]);
+    }
+}
