@@ -1,0 +1,164 @@
+//! The [`Record`] trait every record type implements, and the [`Codec`] that carries the limits.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::wire::{self, HEADER_LEN};
+use crate::{binary, registry, resolve, Error, Limits, Result, SchemaVersion};
+
+/// A Celeriac record: one `.avsc` file under `schemas/avro/`, released versions under
+/// `schemas/avro/history/`, written in Avro single-object encoding.
+///
+/// ```
+/// use celeriac_schemas::{ControlReply, Record};
+///
+/// let reply = ControlReply {
+///     command_id: uuid::Uuid::nil(),
+///     hostname: "worker1@host".into(),
+///     body: r#"{"ok":"pong"}"#.into(),
+///     timestamp: 1_700_000_000_000,
+/// };
+/// let bytes = reply.encode()?;
+/// assert_eq!(bytes[..2], [0xC3, 0x01]);
+/// assert_eq!(ControlReply::decode(&bytes)?, reply);
+/// # Ok::<(), celeriac_schemas::Error>(())
+/// ```
+pub trait Record: Serialize + DeserializeOwned + sealed::Sealed {
+    /// The record's full Avro name, for example `celeriac.v1.TaskMessage`.
+    const NAME: &'static str;
+
+    /// Every released version of the schema, oldest first; the last is today's.
+    fn versions() -> &'static [SchemaVersion];
+
+    /// Today's schema: the one [`encode`](Record::encode) writes and [`decode`](Record::decode)
+    /// resolves older and newer released versions to.
+    fn current() -> &'static SchemaVersion {
+        let versions = Self::versions();
+        &versions[versions.len() - 1]
+    }
+
+    /// Encodes with the default [`Limits`].
+    fn encode(&self) -> Result<Vec<u8>> {
+        Codec::DEFAULT.encode(self)
+    }
+
+    /// Appends the encoding to `out` (for batching several records into one buffer).
+    fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
+        Codec::DEFAULT.encode_into(self, out)
+    }
+
+    /// Decodes with the default [`Limits`].
+    fn decode(bytes: &[u8]) -> Result<Self> {
+        Codec::DEFAULT.decode(bytes)
+    }
+}
+
+pub(crate) mod sealed {
+    /// Only this crate's record types are records: each needs a released schema.
+    pub trait Sealed {}
+}
+
+/// Implements [`Record`] for a type whose schema is released under `avro/history/`.
+macro_rules! record {
+    ($($ty:ty => $name:literal),+ $(,)?) => {$(
+        impl $crate::record::sealed::Sealed for $ty {}
+        impl $crate::Record for $ty {
+            const NAME: &'static str = $name;
+            fn versions() -> &'static [$crate::SchemaVersion] {
+                static VERSIONS: ::std::sync::OnceLock<&'static [$crate::SchemaVersion]> =
+                    ::std::sync::OnceLock::new();
+                VERSIONS.get_or_init(|| $crate::registry::versions($name))
+            }
+        }
+    )+};
+}
+pub(crate) use record;
+
+/// Encodes and decodes records under a set of [`Limits`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Codec {
+    limits: Limits,
+}
+
+impl Codec {
+    /// A codec with [`Limits::DEFAULT`].
+    pub const DEFAULT: Codec = Codec::new(Limits::DEFAULT);
+
+    /// A codec with these limits.
+    pub const fn new(limits: Limits) -> Self {
+        Codec { limits }
+    }
+
+    /// The limits this codec applies.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Encodes `record` with today's schema, in single-object encoding.
+    pub fn encode<R: Record>(&self, record: &R) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(512);
+        self.encode_into(record, &mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the encoding of `record` to `out`; on error `out` is left as it was.
+    pub fn encode_into<R: Record>(&self, record: &R, out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        wire::put_header(out, R::current().fingerprint());
+        let written = binary::write(record, out);
+        let size = out.len() - start;
+        if let Err(fault) = written {
+            out.truncate(start);
+            return Err(Error::Encode {
+                what: format!("{} record", R::NAME),
+                expected: "a value its schema can hold".into(),
+                seen: fault.to_string(),
+            });
+        }
+        if size > self.limits.max_record_bytes {
+            out.truncate(start);
+            return Err(Error::OverSize {
+                what: format!("{} record", R::NAME),
+                max: self.limits.max_record_bytes,
+                seen: size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Decodes a record written with any released version of `R`'s schema.
+    ///
+    /// Today's version takes the fast path; an older (or newer) released version is resolved to
+    /// today's by apache-avro, filling defaults for fields the writer did not have.
+    pub fn decode<R: Record>(&self, bytes: &[u8]) -> Result<R> {
+        if bytes.len() > self.limits.max_record_bytes {
+            return Err(Error::OverSize {
+                what: format!("{} record", R::NAME),
+                max: self.limits.max_record_bytes,
+                seen: bytes.len(),
+            });
+        }
+        let (fingerprint, body) = wire::split(bytes)?;
+        let current = R::current();
+        if current.has_fingerprint(fingerprint) {
+            return binary::from_slice(body, &self.limits)
+                .map_err(|f| f.into_record_error(R::NAME, current.version(), HEADER_LEN));
+        }
+        match R::versions()
+            .iter()
+            .find(|v| v.fingerprint() == fingerprint)
+        {
+            Some(writer) => resolve::decode(writer, current, body, &self.limits, HEADER_LEN),
+            None => Err(Error::UnknownFingerprint {
+                record: R::NAME,
+                expected: R::versions()
+                    .iter()
+                    .map(SchemaVersion::fingerprint)
+                    .collect(),
+                seen: fingerprint,
+                belongs_to: registry::lookup(fingerprint)
+                    .map(|v| format!("{} v{}", v.name(), v.version())),
+            }),
+        }
+    }
+}

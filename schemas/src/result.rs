@@ -1,0 +1,66 @@
+//! `TaskResult`: the latest state of a task (`schemas/avro/TaskResult.avsc`).
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::TaskError;
+
+/// The latest state of a task, on the compacted `celeriac.results` topic (key: the task id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskResult {
+    /// The task; the record's key.
+    pub task_id: Uuid,
+    /// The task's workflow (root) id; equal to `task_id` for a lone task.
+    pub root_id: Uuid,
+    /// The task whose completion published this one, if any.
+    pub parent_id: Option<Uuid>,
+    /// The registered task name.
+    pub task: String,
+    /// Where the task is.
+    pub state: TaskState,
+    /// The return value for [`TaskState::Success`], encoded as `content_type` says.
+    #[serde(with = "apache_avro::serde_avro_bytes_opt")]
+    pub result: Option<Vec<u8>>,
+    /// Encoding of `result`; `None` when there is none.
+    pub content_type: Option<String>,
+    /// The failure for [`TaskState::Failure`] and [`TaskState::Revoked`] (the last one for `Retry`).
+    pub error: Option<TaskError>,
+    /// How many times the task was retried.
+    pub retries: i32,
+    /// The worker that ran the last attempt, if one did.
+    pub hostname: Option<String>,
+    /// When the task reached this state (milliseconds since the Unix epoch).
+    pub date_done: i64,
+    /// When the result may be forgotten; `None` keeps it.
+    pub expires_at: Option<i64>,
+}
+
+/// Celery's task states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskState {
+    /// Not known yet.
+    Pending,
+    /// A worker took it.
+    Received,
+    /// Its body is running.
+    Started,
+    /// It failed and waits for its next attempt.
+    Retry,
+    /// It returned a result. Terminal.
+    Success,
+    /// It failed for good. Terminal.
+    Failure,
+    /// It was revoked. Terminal.
+    Revoked,
+}
+
+impl TaskState {
+    /// True for `Success`, `Failure` and `Revoked`: states a task never leaves.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskState::Success | TaskState::Failure | TaskState::Revoked
+        )
+    }
+}
