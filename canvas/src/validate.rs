@@ -145,6 +145,12 @@ fn check_slots(graph: &StepGraph, index: NodeIndex) -> Result<()> {
         if parent.errback {
             return fail(format!("fed by error callback `{}`", parent.step_id));
         }
+        if parent.content_type != step.content_type {
+            return fail(format!(
+                "content type {} differs from parent `{}`'s {}",
+                step.content_type, parent.step_id, parent.content_type
+            ));
+        }
         if slot >= slots {
             return fail(format!(
                 "slot {slot} filled, but the step has {slots} slot(s)"
