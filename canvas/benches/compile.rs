@@ -29,7 +29,11 @@ fn compile_benchmarks(c: &mut Criterion) {
         b.iter(|| black_box(&chain).compile(id).expect("chain compiles"))
     });
     c.bench_function("build and compile chord of 10,000 (typed)", |b| {
-        b.iter(|| chord_of(black_box(10_000)).compile(id).expect("chord compiles"))
+        b.iter(|| {
+            chord_of(black_box(10_000))
+                .compile(id)
+                .expect("chord compiles")
+        })
     });
 }
 

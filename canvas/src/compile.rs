@@ -231,7 +231,11 @@ impl<'c> Compiler<'c> {
                 task: call.task.clone(),
             });
         }
-        let mut nodes = Vec::with_capacity(call.items.len().div_ceil(call.n));
+        let count = call.items.len().div_ceil(call.n);
+        if self.graph.node_count() + count > MAX_STEPS {
+            return Err(Error::TooManySteps { limit: MAX_STEPS });
+        }
+        let mut nodes = Vec::with_capacity(count);
         for (i, chunk) in call.items.chunks(call.n).enumerate() {
             let args = encode_args(&call.task, &[Value::from(chunk.to_vec())])?;
             self.enter(None, i);
