@@ -104,7 +104,9 @@ fn list_json(canvases: &[Canvas]) -> Value {
 
 fn write_task(call: &TaskCall, object: &mut Map<String, Value>) {
     insert(object, "task", Value::from(call.task.clone()));
-    insert(object, "args", Value::Array(call.args.clone()));
+    if !call.args.is_empty() {
+        insert(object, "args", Value::Array(call.args.clone()));
+    }
     match call.mode {
         ArgsMode::Mutable => {}
         ArgsMode::Partial => insert(object, "partial", Value::Bool(true)),
