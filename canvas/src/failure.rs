@@ -27,7 +27,10 @@ impl TaskFailure {
     pub fn encode(&self, content_type: &str) -> Result<Vec<u8>> {
         let encoded = match content_type {
             JSON => serde_json::to_vec(self).map_err(|e| e.to_string()),
-            MSGPACK => rmp_serde::to_vec_named(self).map_err(|e| e.to_string()),
+            // Through a JSON value, so the task id is a string here too, not 16 raw bytes.
+            MSGPACK => serde_json::to_value(self)
+                .map_err(|e| e.to_string())
+                .and_then(|value| rmp_serde::to_vec(&value).map_err(|e| e.to_string())),
             other => return Err(Error::UnsupportedContentType(other.to_string())),
         };
         encoded.map_err(|message| Error::Encode {

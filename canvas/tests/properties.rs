@@ -192,7 +192,7 @@ impl Interpreter {
         }
         args.extend(call.args.iter().cloned());
         let result = self.tasks.get(&call.task).unwrap()(args);
-        result.or_else(|e| Err(self.fail(&call.task, e, scope)))
+        result.map_err(|e| self.fail(&call.task, e, scope))
     }
 
     fn map(
