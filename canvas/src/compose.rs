@@ -103,9 +103,9 @@ macro_rules! chain {
 
 impl<S: TypedCanvas> ThenExt for S {}
 
-/// `then`: method syntax for [`chain`], available on every typed canvas.
+/// `then`: method syntax for [`chain()`], available on every typed canvas.
 pub trait ThenExt: TypedCanvas {
-    /// This canvas, then `next` (see [`chain`]).
+    /// This canvas, then `next` (see [`chain()`]).
     fn then<N: Then<Self::Out>>(self, next: N) -> Self::WithOut<N::Out> {
         chain(self, next)
     }

@@ -8,7 +8,7 @@
 //!
 //! A [`TaskRef<In, Out>`] names a registered task and knows its types. `s` binds all
 //! arguments ([`Signature`]), `si` binds all and ignores a parent ([`Immutable`]), `partial`
-//! binds all but the first, which the parent's result fills ([`Partial`]). [`chain`],
+//! binds all but the first, which the parent's result fills ([`Partial`]). [`chain()`],
 //! [`group`] and [`chord`] combine them, and a link whose input type differs from its
 //! parent's output does not compile:
 //!
