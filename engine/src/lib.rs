@@ -1,1 +1,7 @@
-//! placeholder
+//! The Celeriac engine: app, tasks, workers, coordinator, results, beat and HTTP API.
+
+mod names;
+mod worker;
+
+pub use names::TopicNames;
+pub use worker::rate_limit::RateLimit;

@@ -1,0 +1,106 @@
+//! Topic names and partition counts: one prefix (`celeriac.` by default) so several apps
+//! can share one cluster.
+
+use celeriac_topics::TopicSpec;
+
+/// The topics of one Celeriac app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicNames {
+    prefix: String,
+    /// Partitions of `workflows`, `timers`, `events` and `results` (the co-partitioned set).
+    pub coordinator_partitions: i32,
+    /// Partitions of each `tasks.<queue>` topic.
+    pub task_partitions: i32,
+}
+
+impl Default for TopicNames {
+    fn default() -> Self {
+        Self::new("celeriac")
+    }
+}
+
+impl TopicNames {
+    /// Names under `prefix` (without the trailing dot), with 8 partitions everywhere.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self { prefix: prefix.into(), coordinator_partitions: 8, task_partitions: 8 }
+    }
+
+    /// The prefix, without the trailing dot.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `<prefix>.tasks.<queue>`: what workers of `queue` consume (key: task id).
+    pub fn tasks(&self, queue: &str) -> String {
+        format!("{}.tasks.{queue}", self.prefix)
+    }
+
+    /// `<prefix>.workflows`: compiled canvases (key: workflow id).
+    pub fn workflows(&self) -> String {
+        format!("{}.workflows", self.prefix)
+    }
+
+    /// `<prefix>.timers`: countdowns, ETAs and retries waiting durably (key: root id).
+    pub fn timers(&self) -> String {
+        format!("{}.timers", self.prefix)
+    }
+
+    /// `<prefix>.events`: task events and worker heartbeats (key: root id, or hostname).
+    pub fn events(&self) -> String {
+        format!("{}.events", self.prefix)
+    }
+
+    /// `<prefix>.results`: terminal and intermediate task states, compacted (key: task id).
+    pub fn results(&self) -> String {
+        format!("{}.results", self.prefix)
+    }
+
+    /// `<prefix>.control`: broadcast commands to workers.
+    pub fn control(&self) -> String {
+        format!("{}.control", self.prefix)
+    }
+
+    /// `<prefix>.dead`: poison messages and exhausted retries, with the reason.
+    pub fn dead(&self) -> String {
+        format!("{}.dead", self.prefix)
+    }
+
+    /// `<prefix>.beat`: the periodic scheduler's leadership and record of fires.
+    pub fn beat(&self) -> String {
+        format!("{}.beat", self.prefix)
+    }
+
+    /// Consumer group of the workers serving `queue`.
+    pub fn worker_group(&self, queue: &str) -> String {
+        format!("{}.workers.{queue}", self.prefix)
+    }
+
+    /// Consumer group of the coordinators.
+    pub fn coordinator_group(&self) -> String {
+        format!("{}.coordinator", self.prefix)
+    }
+
+    /// Consumer group of the beat processes (its one member owning the partition leads).
+    pub fn beat_group(&self) -> String {
+        format!("{}.beat", self.prefix)
+    }
+
+    /// Every topic the app needs except task queues, with partition counts and configs.
+    pub fn core_topics(&self) -> Vec<TopicSpec> {
+        let p = self.coordinator_partitions;
+        vec![
+            TopicSpec::new(self.workflows(), p),
+            TopicSpec::new(self.timers(), p),
+            TopicSpec::new(self.events(), p),
+            TopicSpec::new(self.results(), p).config("cleanup.policy", "compact"),
+            TopicSpec::new(self.control(), 1).config("retention.ms", (7 * 24 * 3600 * 1000i64).to_string()),
+            TopicSpec::new(self.dead(), 1),
+            TopicSpec::new(self.beat(), 1),
+        ]
+    }
+
+    /// The topic of one task queue.
+    pub fn queue_topic(&self, queue: &str) -> TopicSpec {
+        TopicSpec::new(self.tasks(queue), self.task_partitions)
+    }
+}
