@@ -1,7 +1,33 @@
 //! The Celeriac engine: app, tasks, workers, coordinator, results, beat and HTTP API.
+//!
+//! - [`App`]: where the log is, which tasks exist, how they are routed; `app.task(..)`
+//!   registers a function and returns its typed [`Task`] handle (`delay`, `apply_async`,
+//!   `apply`, and the canvas signatures `s`, `si`, `partial`).
+//! - [`WorkerBuilder`]: consumes queues and runs tasks (`app.worker().spawn()`).
+//! - [`AsyncResult`]: waits for a result from any process that reaches the log.
 
+mod app;
+mod error;
 mod names;
+mod registry;
+mod results;
+mod task;
 mod worker;
 
+pub use app::{App, AppBuilder, SendOptions};
+pub use error::{Error, Result};
 pub use names::TopicNames;
+pub use results::AsyncResult;
+pub use task::{
+    ApplyAsync, Ctx, DeliveryInfo, Request, RetryRequest, Task, TaskError, TaskOptions,
+};
 pub use worker::rate_limit::RateLimit;
+pub use worker::{ActiveTask, WorkerBuilder, WorkerHandle};
+
+/// Locks a mutex, taking the data even if a panicking thread poisoned it: every critical
+/// section here leaves the data consistent between statements.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -22,7 +22,11 @@ impl Default for TopicNames {
 impl TopicNames {
     /// Names under `prefix` (without the trailing dot), with 8 partitions everywhere.
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into(), coordinator_partitions: 8, task_partitions: 8 }
+        Self {
+            prefix: prefix.into(),
+            coordinator_partitions: 8,
+            task_partitions: 8,
+        }
     }
 
     /// The prefix, without the trailing dot.
@@ -93,7 +97,8 @@ impl TopicNames {
             TopicSpec::new(self.timers(), p),
             TopicSpec::new(self.events(), p),
             TopicSpec::new(self.results(), p).config("cleanup.policy", "compact"),
-            TopicSpec::new(self.control(), 1).config("retention.ms", (7 * 24 * 3600 * 1000i64).to_string()),
+            TopicSpec::new(self.control(), 1)
+                .config("retention.ms", (7 * 24 * 3600 * 1000i64).to_string()),
             TopicSpec::new(self.dead(), 1),
             TopicSpec::new(self.beat(), 1),
         ]

@@ -63,7 +63,10 @@ impl InFlight {
             let watermark = partition.watermark();
             if partition.next > 0 && partition.committed != Some(watermark) {
                 partition.committed = Some(watermark);
-                out.push(CommitOffset { tp: tp.clone(), next: watermark });
+                out.push(CommitOffset {
+                    tp: tp.clone(),
+                    next: watermark,
+                });
             }
         }
         out
@@ -92,10 +95,16 @@ mod tests {
         }
         inflight.finish(&tp(), 11);
         inflight.finish(&tp(), 12);
-        assert_eq!(inflight.committable(), vec![CommitOffset { tp: tp(), next: 10 }]);
+        assert_eq!(
+            inflight.committable(),
+            vec![CommitOffset { tp: tp(), next: 10 }]
+        );
         assert!(inflight.committable().is_empty(), "nothing moved since");
         inflight.finish(&tp(), 10);
-        assert_eq!(inflight.committable(), vec![CommitOffset { tp: tp(), next: 13 }]);
+        assert_eq!(
+            inflight.committable(),
+            vec![CommitOffset { tp: tp(), next: 13 }]
+        );
     }
 
     proptest! {

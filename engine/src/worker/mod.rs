@@ -1,4 +1,205 @@
-//! Workers: consume task queues, run task functions, report outcomes, ack late.
+//! Workers: consume task queues, run task functions, report every outcome, ack late.
+//!
+//! A worker joins the consumer group of each queue it serves. A semaphore bounds how many
+//! tasks run at once (`concurrency`); `prefetch` bounds how many messages are taken but not
+//! finished (the consumer pauses its partitions at the bound). A message's offset is
+//! committed only below the lowest message still in flight, and only after the outcome event
+//! is durable — so a killed worker's tasks run again elsewhere and none is lost.
 
+mod control;
+mod events;
+mod execute;
 pub(crate) mod inflight;
+mod queue;
 pub(crate) mod rate_limit;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::{lock, Result};
+
+pub(crate) use control::Revocations;
+use rate_limit::TokenBucket;
+
+/// Configures and starts a worker: `app.worker().queues(["default"]).concurrency(8).spawn()`.
+#[derive(Debug, Clone)]
+#[must_use = "a worker does nothing until spawned or run"]
+pub struct WorkerBuilder {
+    app: App,
+    queues: Vec<String>,
+    concurrency: usize,
+    prefetch: Option<usize>,
+    grace: Duration,
+    heartbeat: Duration,
+    send_events: bool,
+}
+
+/// What one running task looks like to `inspect active`.
+#[derive(Debug, Clone)]
+pub struct ActiveTask {
+    /// The task id.
+    pub id: Uuid,
+    /// The task name.
+    pub task: String,
+    /// When it started, in milliseconds since the Unix epoch.
+    pub started_at: i64,
+}
+
+/// State shared by a worker's loops and running tasks.
+pub(crate) struct WorkerShared {
+    pub(crate) app: App,
+    pub(crate) semaphore: Semaphore,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) revocations: Revocations,
+    pub(crate) rate_limits: Mutex<HashMap<String, TokenBucket>>,
+    pub(crate) active: Mutex<HashMap<Uuid, (ActiveTask, tokio::task::AbortHandle)>>,
+    pub(crate) processed: AtomicI64,
+    pub(crate) send_events: bool,
+    pub(crate) queues: Vec<String>,
+}
+
+/// A running worker; [`shutdown`](Self::shutdown) drains it gracefully.
+#[derive(Debug)]
+pub struct WorkerHandle {
+    cancel: CancellationToken,
+    join: JoinHandle<Result<()>>,
+}
+
+impl WorkerHandle {
+    /// Stops fetching, lets running tasks finish within the grace period, commits, and
+    /// waits for the worker to exit.
+    pub async fn shutdown(self) -> Result<()> {
+        self.cancel.cancel();
+        self.join
+            .await
+            .unwrap_or_else(|e| Err(crate::Error::Config(format!("the worker task failed: {e}"))))
+    }
+
+    /// A token that stops the worker when cancelled.
+    pub fn cancellation(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+impl App {
+    /// Configures a worker of this app's tasks (default: the default queue, concurrency 8).
+    pub fn worker(&self) -> WorkerBuilder {
+        WorkerBuilder {
+            app: self.clone(),
+            queues: vec![self.inner.default_queue.clone()],
+            concurrency: 8,
+            prefetch: None,
+            grace: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(2),
+            send_events: true,
+        }
+    }
+}
+
+impl WorkerBuilder {
+    /// Serves these queues.
+    pub fn queues<Q: Into<String>>(mut self, queues: impl IntoIterator<Item = Q>) -> Self {
+        self.queues = queues.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Runs at most `n` tasks at once.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Takes at most `n` messages that are not finished (default 4 × concurrency).
+    pub fn prefetch(mut self, n: usize) -> Self {
+        self.prefetch = Some(n.max(1));
+        self
+    }
+
+    /// How long shutdown waits for running tasks (default 30 s).
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Sends RECEIVED events and heartbeats (on by default; Celery's `-E`).
+    pub fn send_events(mut self, on: bool) -> Self {
+        self.send_events = on;
+        self
+    }
+
+    /// Starts the worker on the current tokio runtime.
+    pub fn spawn(self) -> WorkerHandle {
+        let cancel = CancellationToken::new();
+        let join = tokio::spawn(self.run(cancel.clone()));
+        WorkerHandle { cancel, join }
+    }
+
+    /// Runs the worker until `cancel` is cancelled (or a SHUTDOWN command arrives).
+    pub async fn run(self, cancel: CancellationToken) -> Result<()> {
+        for queue in &self.queues {
+            self.app.ensure_queue(queue).await?;
+        }
+        let revocations = Revocations::load(&self.app).await?;
+        let shared = Arc::new(WorkerShared {
+            app: self.app.clone(),
+            semaphore: Semaphore::new(self.concurrency),
+            cancel: cancel.clone(),
+            revocations,
+            rate_limits: Mutex::new(HashMap::new()),
+            active: Mutex::new(HashMap::new()),
+            processed: AtomicI64::new(0),
+            send_events: self.send_events,
+            queues: self.queues.clone(),
+        });
+        let prefetch = self.prefetch.unwrap_or(self.concurrency * 4);
+        let mut loops = Vec::new();
+        for queue in &self.queues {
+            loops.push(tokio::spawn(queue::run(
+                shared.clone(),
+                queue.clone(),
+                prefetch,
+                self.grace,
+            )));
+        }
+        let control = tokio::spawn(control::listen(shared.clone()));
+        let heartbeat = tokio::spawn(events::heartbeats(shared.clone(), self.heartbeat));
+        let mut result = Ok(());
+        for handle in loops {
+            match handle.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => result = Err(error),
+                Err(error) => {
+                    result = Err(crate::Error::Config(format!(
+                        "a queue loop failed: {error}"
+                    )))
+                }
+            }
+        }
+        cancel.cancel();
+        control.abort();
+        heartbeat.abort();
+        result
+    }
+}
+
+impl WorkerShared {
+    /// Tasks running now.
+    pub(crate) fn active(&self) -> Vec<ActiveTask> {
+        lock(&self.active)
+            .values()
+            .map(|(task, _)| task.clone())
+            .collect()
+    }
+
+    pub(crate) fn count_processed(&self) {
+        self.processed.fetch_add(1, Ordering::Relaxed);
+    }
+}

@@ -19,18 +19,23 @@ impl std::str::FromStr for RateLimit {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let (count, unit) = text.trim().split_once('/').unwrap_or((text.trim(), "s"));
-        let count: f64 = count
-            .trim()
-            .parse()
-            .map_err(|_| format!("rate limit {text:?}: expected a number of tasks such as \"10/s\""))?;
+        let count: f64 = count.trim().parse().map_err(|_| {
+            format!("rate limit {text:?}: expected a number of tasks such as \"10/s\"")
+        })?;
         let per = match unit.trim() {
             "s" | "sec" => Duration::from_secs(1),
             "m" | "min" => Duration::from_secs(60),
             "h" | "hour" => Duration::from_secs(3600),
-            other => return Err(format!("rate limit {text:?}: unit {other:?} is not one of s, m, h")),
+            other => {
+                return Err(format!(
+                    "rate limit {text:?}: unit {other:?} is not one of s, m, h"
+                ))
+            }
         };
         if !(count.is_finite() && count > 0.0) {
-            return Err(format!("rate limit {text:?}: the count must be a positive number"));
+            return Err(format!(
+                "rate limit {text:?}: the count must be a positive number"
+            ));
         }
         Ok(Self { count, per })
     }
@@ -46,7 +51,11 @@ pub(crate) struct TokenBucket {
 
 impl TokenBucket {
     pub(crate) fn new(rate: RateLimit) -> Self {
-        Self { rate, tokens: rate.count.min(rate.count.max(1.0)), updated: Instant::now() }
+        Self {
+            rate,
+            tokens: rate.count.min(rate.count.max(1.0)),
+            updated: Instant::now(),
+        }
     }
 
     /// Takes a token now, or says how long until one is there.
@@ -71,9 +80,21 @@ mod tests {
     #[test]
     fn parses_celery_rates_and_refuses_nonsense() {
         let rate: RateLimit = "10/s".parse().expect("parses");
-        assert_eq!(rate, RateLimit { count: 10.0, per: Duration::from_secs(1) });
-        assert_eq!("100/m".parse::<RateLimit>().map(|r| r.per), Ok(Duration::from_secs(60)));
-        assert_eq!("1000/h".parse::<RateLimit>().map(|r| r.per), Ok(Duration::from_secs(3600)));
+        assert_eq!(
+            rate,
+            RateLimit {
+                count: 10.0,
+                per: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            "100/m".parse::<RateLimit>().map(|r| r.per),
+            Ok(Duration::from_secs(60))
+        );
+        assert_eq!(
+            "1000/h".parse::<RateLimit>().map(|r| r.per),
+            Ok(Duration::from_secs(3600))
+        );
         assert_eq!("5".parse::<RateLimit>().map(|r| r.count), Ok(5.0));
         assert!("ten/s".parse::<RateLimit>().is_err());
         assert!("10/d".parse::<RateLimit>().is_err());
@@ -87,8 +108,13 @@ mod tests {
         bucket.updated = start;
         assert!(bucket.take(start).is_ok());
         assert!(bucket.take(start).is_ok());
-        let wait = bucket.take(start).expect_err("third within the same instant");
-        assert!((wait.as_secs_f64() - 0.5).abs() < 1e-6, "one token every 500 ms, got {wait:?}");
+        let wait = bucket
+            .take(start)
+            .expect_err("third within the same instant");
+        assert!(
+            (wait.as_secs_f64() - 0.5).abs() < 1e-6,
+            "one token every 500 ms, got {wait:?}"
+        );
         assert!(bucket.take(start + Duration::from_millis(500)).is_ok());
     }
 }

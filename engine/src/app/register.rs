@@ -1,0 +1,90 @@
+//! Registering task functions: async ones, ones that want their context, blocking ones.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use celeriac_canvas::{TaskArgs, TaskRef};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::App;
+use crate::registry::TaskEntry;
+use crate::task::{decode_input, encode_output, Ctx, Task, TaskBody, TaskError, TaskOptions};
+use crate::Result;
+
+impl App {
+    /// Registers an async task function with default options and returns its typed handle.
+    ///
+    /// The input is the positional arguments: a tuple for several, any other type for one.
+    pub fn task<In, Out, F, Fut>(&self, name: &str, function: F) -> Result<Task<In, Out>>
+    where
+        In: TaskArgs + Send + 'static,
+        Out: Serialize + DeserializeOwned + Send + 'static,
+        F: Fn(In) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Out, TaskError>> + Send + 'static,
+    {
+        self.task_with(name, TaskOptions::default(), move |_ctx: Ctx, input: In| {
+            function(input)
+        })
+    }
+
+    /// Registers an async task function that receives its [`Ctx`], with `options`.
+    pub fn task_with<In, Out, F, Fut>(
+        &self,
+        name: &str,
+        options: TaskOptions,
+        function: F,
+    ) -> Result<Task<In, Out>>
+    where
+        In: TaskArgs + Send + 'static,
+        Out: Serialize + DeserializeOwned + Send + 'static,
+        F: Fn(Ctx, In) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Out, TaskError>> + Send + 'static,
+    {
+        let function = Arc::new(function);
+        let handler: crate::task::Handler = Arc::new(move |ctx, content_type, args| {
+            let input = decode_input::<In>(content_type, args);
+            let function = function.clone();
+            Box::pin(async move {
+                let output = function(ctx, input?).await?;
+                encode_output(content_type, &output)
+            })
+        });
+        self.register(name, options, TaskBody::Async(handler))
+    }
+
+    /// Registers a blocking (CPU-bound) task function; workers run it on the blocking pool.
+    pub fn blocking_task<In, Out, F>(
+        &self,
+        name: &str,
+        options: TaskOptions,
+        function: F,
+    ) -> Result<Task<In, Out>>
+    where
+        In: TaskArgs + Send + 'static,
+        Out: Serialize + DeserializeOwned + Send + 'static,
+        F: Fn(Ctx, In) -> Result<Out, TaskError> + Send + Sync + 'static,
+    {
+        let handler: crate::task::BlockingHandler = Arc::new(move |ctx, content_type, args| {
+            let output = function(ctx, decode_input::<In>(content_type, args)?)?;
+            encode_output(content_type, &output)
+        });
+        self.register(name, options.cpu_bound(true), TaskBody::Blocking(handler))
+    }
+
+    fn register<In: TaskArgs, Out>(
+        &self,
+        name: &str,
+        options: TaskOptions,
+        body: TaskBody,
+    ) -> Result<Task<In, Out>> {
+        let task_ref = TaskRef::<In, Out>::new(name);
+        self.inner.registry.register(TaskEntry {
+            name: name.to_owned(),
+            options,
+            body,
+            arity: task_ref.arity(),
+        })?;
+        Ok(Task::new(self.clone(), task_ref))
+    }
+}

@@ -1,0 +1,70 @@
+//! The engine's error type: what went wrong submitting, running or waiting for work.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::task::TaskError;
+
+/// `Result` with the engine's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The log (Kafka or the embedded log) failed.
+    #[error(transparent)]
+    Log(#[from] celeriac_topics::Error),
+    /// A record or payload could not be encoded or decoded.
+    #[error(transparent)]
+    Schema(#[from] celeriac_schemas::Error),
+    /// A canvas is invalid or could not be compiled.
+    #[error(transparent)]
+    Canvas(#[from] celeriac_canvas::Error),
+    /// The state store failed.
+    #[error("state store at {path}: {detail}")]
+    Storage {
+        /// The store's directory.
+        path: String,
+        /// What failed.
+        detail: String,
+    },
+    /// A configuration value is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// No task of this name is registered.
+    #[error("unknown task {0:?}: register it with app.task(..) in the worker's binary")]
+    UnknownTask(String),
+    /// Waiting for a result took longer than allowed.
+    #[error("task {task_id} did not finish within {after:?}")]
+    Timeout {
+        /// The task waited for.
+        task_id: Uuid,
+        /// The bound that passed.
+        after: Duration,
+    },
+    /// The task failed; its error is attached.
+    #[error("task {task_id} failed: {error}")]
+    TaskFailed {
+        /// The failed task.
+        task_id: Uuid,
+        /// Its error.
+        error: TaskError,
+    },
+    /// The task was revoked before it ran.
+    #[error("task {0} was revoked")]
+    Revoked(Uuid),
+    /// A result was recorded but its value is not of the expected type.
+    #[error("task {task_id}: the result does not decode as {expected}: {detail}")]
+    ResultType {
+        /// The task.
+        task_id: Uuid,
+        /// The Rust type asked for.
+        expected: &'static str,
+        /// The decoder's message.
+        detail: String,
+    },
+    /// The app, worker or reader was shut down.
+    #[error("the {0} is shut down")]
+    Shutdown(&'static str),
+}

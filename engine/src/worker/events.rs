@@ -1,0 +1,128 @@
+//! What a worker tells the rest of the system: task events, dead letters, heartbeats.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use celeriac_schemas::{
+    now_millis, DeadLetter, DeadLetterKind, Record, TaskEvent, TaskEventKind, TaskMessage,
+    WorkerHeartbeat,
+};
+use celeriac_topics::{Delivery, OutRecord};
+use uuid::Uuid;
+
+use super::WorkerShared;
+use crate::task::TaskError;
+use crate::Result;
+
+/// A task event about `message`, with nothing else filled in.
+pub(crate) fn event(
+    shared: &WorkerShared,
+    message: &TaskMessage,
+    kind: TaskEventKind,
+) -> TaskEvent {
+    TaskEvent {
+        id: Uuid::now_v7(),
+        task_id: message.id,
+        root_id: message.root_id,
+        workflow_step: message.workflow_step,
+        task: message.task.clone(),
+        kind,
+        timestamp: now_millis(),
+        hostname: shared.app.hostname().to_owned(),
+        retries: message.retries,
+        result: None,
+        content_type: None,
+        error: None,
+        runtime_ms: None,
+        next_eta: None,
+        queue: message.queue.clone(),
+    }
+}
+
+/// A FAILED (or REVOKED) event carrying `error`.
+pub(crate) fn failure(
+    shared: &WorkerShared,
+    message: &TaskMessage,
+    kind: TaskEventKind,
+    error: &TaskError,
+) -> TaskEvent {
+    TaskEvent {
+        error: Some(error.to_record()),
+        ..event(shared, message, kind)
+    }
+}
+
+/// Queues an event on the events topic (key: root id); the delivery resolves when durable.
+pub(crate) fn send_event(shared: &WorkerShared, event: &TaskEvent) -> Result<Delivery> {
+    let names = &shared.app.inner.names;
+    let record = OutRecord::keyed(
+        names.events(),
+        event.root_id.to_string(),
+        Bytes::from(event.encode()?),
+    );
+    Ok(shared.app.inner.log.send(record)?)
+}
+
+/// Sends `original` to the dead-letter topic with the reason.
+pub(crate) fn dead_letter(
+    shared: &WorkerShared,
+    record: &celeriac_topics::Record,
+    kind: DeadLetterKind,
+    reason: String,
+    task_id: Option<Uuid>,
+) -> Result<Delivery> {
+    let letter = DeadLetter {
+        original: record.payload.to_vec(),
+        source_topic: record.topic.clone(),
+        partition: record.partition,
+        offset: record.offset,
+        key: record.key.as_ref().map(|k| k.to_vec()),
+        reason,
+        kind,
+        task_id,
+        dead_at: now_millis(),
+    };
+    let names = &shared.app.inner.names;
+    let key = task_id.map_or_else(
+        || format!("{}:{}:{}", record.topic, record.partition, record.offset),
+        |id| id.to_string(),
+    );
+    Ok(shared.app.inner.log.send(OutRecord::keyed(
+        names.dead(),
+        key,
+        Bytes::from(letter.encode()?),
+    ))?)
+}
+
+/// Sends a heartbeat every `every` until the worker stops.
+pub(crate) async fn heartbeats(shared: Arc<WorkerShared>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        if !shared.send_events {
+            continue;
+        }
+        let beat = WorkerHeartbeat {
+            hostname: shared.app.hostname().to_owned(),
+            pid: i32::try_from(std::process::id()).unwrap_or(-1),
+            queues: shared.queues.clone(),
+            active: i32::try_from(crate::lock(&shared.active).len()).unwrap_or(i32::MAX),
+            processed: shared.processed.load(Ordering::Relaxed),
+            timestamp: now_millis(),
+            software_version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        let names = &shared.app.inner.names;
+        let sent = beat.encode().map_err(crate::Error::from).and_then(|bytes| {
+            Ok(shared.app.inner.log.send(OutRecord::keyed(
+                names.events(),
+                beat.hostname.clone(),
+                bytes,
+            ))?)
+        });
+        if let Err(error) = sent {
+            tracing::warn!(%error, "heartbeat not sent");
+        }
+    }
+}

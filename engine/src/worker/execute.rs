@@ -1,0 +1,353 @@
+//! Running one task: rate limit, time limits, panics, and the outcome as events — a result,
+//! a retry on the timers path, or a failure (dead-lettered when retries ran out).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use celeriac_schemas::{now_millis, ContentType, DeadLetterKind, TaskEventKind, TaskMessage};
+use celeriac_topics::{Delivery, TopicPartition};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+
+use super::events::{dead_letter, event, failure, send_event};
+use super::rate_limit::TokenBucket;
+use super::{ActiveTask, WorkerShared};
+use crate::registry::TaskEntry;
+use crate::task::{Ctx, DeliveryInfo, Request, TaskBody, TaskError};
+use crate::{lock, Result};
+
+/// Header naming a workflow step's kind when it is MAP or STARMAP.
+pub(crate) const STEP_KIND_HEADER: &str = "celeriac.step_kind";
+
+/// A message taken from a queue, ready to run.
+pub(crate) struct Job {
+    pub(crate) message: TaskMessage,
+    pub(crate) entry: Arc<TaskEntry>,
+    pub(crate) content_type: ContentType,
+    pub(crate) record: celeriac_topics::Record,
+    pub(crate) queue: String,
+}
+
+/// How an attempt ended.
+enum Outcome {
+    Success(Vec<u8>),
+    Failure(TaskError),
+    Terminated,
+}
+
+/// Runs `job` and reports its outcome; tells `done` once the outcome is durable.
+pub(crate) async fn execute(
+    shared: Arc<WorkerShared>,
+    job: Job,
+    done: UnboundedSender<(TopicPartition, i64)>,
+) {
+    let tp = job.record.topic_partition();
+    let offset = job.record.offset;
+    let Ok(_permit) = shared.semaphore.acquire().await else {
+        return;
+    };
+    wait_for_rate_limit(&shared, &job.entry).await;
+    let outcome = if shared.revocations.is_revoked(job.message.id) {
+        Outcome::Terminated
+    } else {
+        run(&shared, &job).await
+    };
+    shared.count_processed();
+    if report(&shared, &job, outcome).await {
+        let _ = done.send((tp, offset));
+    }
+}
+
+async fn wait_for_rate_limit(shared: &WorkerShared, entry: &TaskEntry) {
+    loop {
+        let wait = {
+            let mut limits = lock(&shared.rate_limits);
+            let bucket = match (limits.get_mut(&entry.name), entry.options.rate_limit) {
+                (Some(bucket), _) => bucket,
+                (None, Some(rate)) => limits
+                    .entry(entry.name.clone())
+                    .or_insert_with(|| TokenBucket::new(rate)),
+                (None, None) => return,
+            };
+            match bucket.take(Instant::now()) {
+                Ok(()) => return,
+                Err(wait) => wait,
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+fn request(shared: &WorkerShared, job: &Job) -> Request {
+    let message = &job.message;
+    Request {
+        id: message.id,
+        task: message.task.clone(),
+        root_id: message.root_id,
+        parent_id: message.parent_id,
+        group_id: message.group_id,
+        retries: u32::try_from(message.retries).unwrap_or(0),
+        eta: message.eta,
+        expires: message.expires,
+        headers: message.headers.clone(),
+        delivery_info: DeliveryInfo {
+            queue: job.queue.clone(),
+            topic: job.record.topic.clone(),
+            partition: job.record.partition,
+            offset: job.record.offset,
+        },
+        hostname: shared.app.hostname().to_owned(),
+        workflow_step: message.workflow_step,
+    }
+}
+
+fn millis(ms: Option<i64>) -> Option<Duration> {
+    ms.and_then(|ms| u64::try_from(ms).ok())
+        .map(Duration::from_millis)
+}
+
+/// One attempt, in a task of its own so a panic is caught and `terminate` can abort it.
+async fn run(shared: &WorkerShared, job: &Job) -> Outcome {
+    let options = &job.entry.options;
+    if options.track_started {
+        if let Ok(delivery) =
+            send_event(shared, &event(shared, &job.message, TaskEventKind::Started))
+        {
+            drop(delivery); // ordered before the outcome on the same partition; not awaited
+        }
+    }
+    let soft = millis(job.message.soft_time_limit_ms).or(options.soft_time_limit);
+    let hard = millis(job.message.time_limit_ms).or(options.time_limit);
+    let ctx = Ctx::new(request(shared, job), soft);
+    let handle = spawn_body(job, ctx);
+    let active = ActiveTask {
+        id: job.message.id,
+        task: job.message.task.clone(),
+        started_at: now_millis(),
+    };
+    lock(&shared.active).insert(job.message.id, (active, handle.abort_handle()));
+    let abort = handle.abort_handle();
+    let joined = match hard {
+        Some(limit) => match tokio::time::timeout(limit, handle).await {
+            Ok(joined) => Some(joined),
+            Err(_) => None,
+        },
+        None => Some(handle.await),
+    };
+    lock(&shared.active).remove(&job.message.id);
+    match joined {
+        None => {
+            abort.abort();
+            let limit = hard.unwrap_or_default();
+            Outcome::Failure(TaskError::new(
+                "TimeLimitExceeded",
+                format!("hard time limit ({limit:?}) exceeded"),
+            ))
+        }
+        Some(Ok(Ok(bytes))) => Outcome::Success(bytes),
+        Some(Ok(Err(error))) => Outcome::Failure(error),
+        Some(Err(joined)) if joined.is_cancelled() => Outcome::Terminated,
+        Some(Err(joined)) => Outcome::Failure(panic_error(joined.into_panic())),
+    }
+}
+
+fn spawn_body(job: &Job, ctx: Ctx) -> tokio::task::JoinHandle<Result<Vec<u8>, TaskError>> {
+    let content_type = job.content_type;
+    let args = job.message.args.clone();
+    let step_kind = job.message.headers.get(STEP_KIND_HEADER).cloned();
+    match job.entry.body.clone() {
+        TaskBody::Async(handler) => tokio::spawn(async move {
+            match step_kind.as_deref() {
+                Some(kind @ ("MAP" | "STARMAP")) => {
+                    let calls = per_item_args(content_type, &args, kind == "STARMAP")?;
+                    let mut results = Vec::with_capacity(calls.len());
+                    for call in calls {
+                        results.push(handler(ctx.clone(), content_type, &call).await?);
+                    }
+                    join_results(content_type, results)
+                }
+                _ => handler(ctx, content_type, &args).await,
+            }
+        }),
+        TaskBody::Blocking(handler) => {
+            tokio::task::spawn_blocking(move || handler(ctx, content_type, &args))
+        }
+    }
+}
+
+/// For MAP/STARMAP steps: the single argument is a list of items; each becomes one call.
+fn per_item_args(
+    content_type: ContentType,
+    args: &[u8],
+    star: bool,
+) -> Result<Vec<Vec<u8>>, TaskError> {
+    let bad = |e: String| TaskError::new("ArgumentError", e);
+    let mut outer: Vec<serde_json::Value> = match content_type {
+        ContentType::MsgPack => rmp_serde::from_slice(args).map_err(|e| bad(e.to_string()))?,
+        _ => serde_json::from_slice(args).map_err(|e| bad(e.to_string()))?,
+    };
+    let items = match outer.pop() {
+        Some(serde_json::Value::Array(items)) if outer.is_empty() => items,
+        _ => {
+            return Err(bad(
+                "a map step takes one argument: the list of items".into()
+            ))
+        }
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let call = if star {
+                item
+            } else {
+                serde_json::Value::Array(vec![item])
+            };
+            match content_type {
+                ContentType::MsgPack => rmp_serde::to_vec(&call).map_err(|e| bad(e.to_string())),
+                _ => serde_json::to_vec(&call).map_err(|e| bad(e.to_string())),
+            }
+        })
+        .collect()
+}
+
+fn join_results(content_type: ContentType, results: Vec<Vec<u8>>) -> Result<Vec<u8>, TaskError> {
+    let encode = |e: String| TaskError::new("EncodeError", e);
+    let values: Vec<serde_json::Value> = results
+        .iter()
+        .map(|bytes| match content_type {
+            ContentType::MsgPack => rmp_serde::from_slice(bytes).map_err(|e| encode(e.to_string())),
+            _ => serde_json::from_slice(bytes).map_err(|e| encode(e.to_string())),
+        })
+        .collect::<Result<_, _>>()?;
+    match content_type {
+        ContentType::MsgPack => rmp_serde::to_vec(&values).map_err(|e| encode(e.to_string())),
+        _ => serde_json::to_vec(&values).map_err(|e| encode(e.to_string())),
+    }
+}
+
+fn panic_error(payload: Box<dyn std::any::Any + Send>) -> TaskError {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-text payload".into());
+    TaskError::new("Panic", message)
+}
+
+/// Produces the outcome's records and waits until they are durable. False if the worker
+/// is shutting down before they could be written (the message will run again).
+async fn report(shared: &WorkerShared, job: &Job, outcome: Outcome) -> bool {
+    loop {
+        match send_outcome(shared, job, &outcome).await {
+            Ok(()) => return true,
+            Err(error) if shared.cancel.is_cancelled() => {
+                tracing::warn!(%error, task_id = %job.message.id, "outcome not recorded before shutdown; the task will run again");
+                return false;
+            }
+            Err(error) => {
+                tracing::warn!(%error, task_id = %job.message.id, "recording the outcome failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+async fn send_outcome(shared: &WorkerShared, job: &Job, outcome: &Outcome) -> Result<()> {
+    let message = &job.message;
+    let mut deliveries: Vec<Delivery> = Vec::with_capacity(2);
+    match outcome {
+        Outcome::Success(bytes) => {
+            let mut succeeded = event(shared, message, TaskEventKind::Succeeded);
+            if !(message.ignore_result || job.entry.options.ignore_result) {
+                succeeded.result = Some(bytes.clone());
+                succeeded.content_type = Some(job.content_type.as_str().to_owned());
+            }
+            deliveries.push(send_event(shared, &succeeded)?);
+        }
+        Outcome::Terminated => {
+            let error = TaskError::new("Terminated", "revoked by a control command");
+            deliveries.push(send_event(
+                shared,
+                &failure(shared, message, TaskEventKind::Revoked, &error),
+            )?);
+        }
+        Outcome::Failure(error) => deliveries.extend(failure_records(shared, job, error)?),
+    }
+    for delivery in deliveries {
+        delivery.await?;
+    }
+    Ok(())
+}
+
+/// A failed attempt: a retry if the error asks for one (or matches `autoretry_for`) and the
+/// budget allows, else a failure — dead-lettered when it was a retry that ran out.
+fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Result<Vec<Delivery>> {
+    let message = &job.message;
+    let options = &job.entry.options;
+    let wants_retry =
+        error.retry_request().is_some() || options.autoretry_for.iter().any(|k| k == error.kind());
+    if !wants_retry {
+        return Ok(vec![send_event(
+            shared,
+            &failure(shared, message, TaskEventKind::Failed, error),
+        )?]);
+    }
+    let mut policy = options.clone();
+    if let Some(max) = message.max_retries {
+        policy.max_retries = u32::try_from(max).unwrap_or(0);
+    }
+    if let Some(retry) = message.retry_policy {
+        policy.retry_backoff = true;
+        policy.retry_backoff_base = millis(Some(retry.backoff_base_ms)).unwrap_or_default();
+        policy.retry_backoff_max = millis(Some(retry.backoff_max_ms)).unwrap_or_default();
+        policy.retry_jitter = retry.jitter;
+    }
+    let retries = u32::try_from(message.retries).unwrap_or(0);
+    let requested = error.retry_request().and_then(|r| r.countdown);
+    match policy.retry_delay(retries, requested, fastrand::f64()) {
+        Some(delay) => {
+            let mut next = message.clone();
+            next.retries += 1;
+            next.eta = Some(
+                now_millis().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+            );
+            next.published_at = now_millis();
+            let retry_record = shared.app.route_record(&next)?;
+            let mut retried = failure(shared, message, TaskEventKind::Retried, error);
+            retried.next_eta = next.eta;
+            Ok(vec![
+                shared.app.inner.log.send(retry_record)?,
+                send_event(shared, &retried)?,
+            ])
+        }
+        None => {
+            let exhausted = if error.retry_request().is_some() {
+                TaskError::new(
+                    "MaxRetriesExceededError",
+                    format!(
+                        "{} gave up after {} retries: {}",
+                        message.task,
+                        retries,
+                        error.message()
+                    ),
+                )
+            } else {
+                error.clone()
+            };
+            let reason = format!("retries exhausted after {retries}: {exhausted}");
+            Ok(vec![
+                send_event(
+                    shared,
+                    &failure(shared, message, TaskEventKind::Failed, &exhausted),
+                )?,
+                dead_letter(
+                    shared,
+                    &job.record,
+                    DeadLetterKind::RetriesExhausted,
+                    reason,
+                    Some(message.id),
+                )?,
+            ])
+        }
+    }
+}
