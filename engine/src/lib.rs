@@ -7,6 +7,7 @@
 //! - [`AsyncResult`]: waits for a result from any process that reaches the log.
 
 mod app;
+mod demo;
 mod error;
 mod names;
 mod registry;
@@ -14,7 +15,7 @@ mod results;
 mod task;
 mod worker;
 
-pub use app::{App, AppBuilder, SendOptions};
+pub use app::{App, AppBuilder, SendOptions, StepState, WorkflowHandle};
 pub use error::{Error, Result};
 pub use names::TopicNames;
 pub use results::AsyncResult;

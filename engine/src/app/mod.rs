@@ -3,6 +3,7 @@
 mod builder;
 mod publish;
 mod register;
+mod workflow;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use crate::Result;
 
 pub use builder::AppBuilder;
 pub use publish::SendOptions;
+pub use workflow::{StepState, WorkflowHandle};
 
 /// A Celeriac application: the log, the registered tasks, routes and defaults. Cheap to
 /// clone; clones share everything.

@@ -115,7 +115,7 @@ impl App {
     }
 
     /// Sends many messages at once (one batch per call to the log).
-    pub(crate) async fn publish_batch(&self, messages: &[TaskMessage]) -> Result<()> {
+    async fn publish_batch(&self, messages: &[TaskMessage]) -> Result<()> {
         let mut records = Vec::with_capacity(messages.len());
         for message in messages {
             let record = self.route_record(message)?;
@@ -153,5 +153,30 @@ impl App {
             message.id,
             message.published_at,
         ))
+    }
+
+    /// Sends task `name` once per element of `calls` (each a JSON array of positional
+    /// arguments) in one batch; returns the task ids in order.
+    pub async fn send_tasks(&self, name: &str, calls: Vec<serde_json::Value>, options: SendOptions) -> Result<Vec<Uuid>> {
+        let mut messages = Vec::with_capacity(calls.len());
+        for args in calls {
+            if !args.is_array() {
+                return Err(crate::Error::Config(format!("task arguments are a JSON array of positional values, not {args}")));
+            }
+            let bytes = serde_json::to_vec(&args).map_err(|e| crate::Error::Config(e.to_string()))?;
+            messages.push(self.message(name, celeriac_canvas::JSON, bytes, &options));
+        }
+        self.publish_batch(&messages).await?;
+        Ok(messages.iter().map(|m| m.id).collect())
+    }
+
+    /// Waits until every task in `ids` reached a terminal state (success or not).
+    pub async fn wait_for_all(&self, ids: &[Uuid], timeout: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for id in ids {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            AsyncResult::<serde_json::Value>::from_id(self, *id).wait(left).await?;
+        }
+        Ok(())
     }
 }

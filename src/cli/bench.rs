@@ -1,0 +1,136 @@
+//! `celeriac bench tasks`: end-to-end no-op throughput (submitted → result recorded) and
+//! submit → start latency at a fixed offered rate, on the embedded log or Kafka, each run in
+//! fresh topics. Build with `--release`; `--json` prints one object per run.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use celeriac_engine::{App, SendOptions};
+use clap::{Args, Subcommand, ValueEnum};
+use uuid::Uuid;
+
+use super::Cli;
+
+/// Options of `celeriac bench`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    #[command(subcommand)]
+    what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchWhat {
+    /// No-op tasks end to end, then latency at a fixed rate.
+    Tasks(TaskBench),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Backend {
+    Embedded,
+    Kafka,
+}
+
+#[derive(Debug, Args)]
+struct TaskBench {
+    /// Which log to measure.
+    #[arg(long, value_enum, default_value = "embedded")]
+    backend: Backend,
+    /// No-op tasks in the throughput run.
+    #[arg(long, default_value_t = 100_000)]
+    tasks: usize,
+    /// Offered rate (tasks/s) of the latency run.
+    #[arg(long, default_value_t = 1_000)]
+    rate: u32,
+    /// Tasks in the latency run.
+    #[arg(long, default_value_t = 5_000)]
+    latency_tasks: usize,
+    /// Worker concurrency.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+}
+
+pub(crate) async fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
+    let BenchWhat::Tasks(bench) = &args.what;
+    let id = Uuid::now_v7().simple().to_string();
+    let scratch = std::env::temp_dir().join(format!("celeriac-bench-{id}"));
+    let mut builder = App::builder().prefix(format!("bench-{}", &id[..12])).state_dir(&scratch);
+    if bench.backend == Backend::Kafka {
+        builder = builder.brokers(cli.brokers.clone().unwrap_or_else(|| "127.0.0.1:9092".into()));
+    }
+    let app = builder.build().await?;
+    let outcome = measure(&app, bench).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = outcome?;
+    let backend = match bench.backend {
+        Backend::Embedded => "embedded",
+        Backend::Kafka => "kafka",
+    };
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "backend": backend, "tasks": bench.tasks, "tasks_per_sec": report.tasks_per_sec,
+                "latency_rate": bench.rate, "latency_tasks": bench.latency_tasks,
+                "latency_p50_ms": report.p50_ms, "latency_p99_ms": report.p99_ms,
+            })
+        );
+    } else {
+        println!("backend {backend}: {} no-op tasks end to end: {:.0} tasks/s", bench.tasks, report.tasks_per_sec);
+        println!(
+            "submit → start latency at {}/s over {} tasks: p50 {:.2} ms, p99 {:.2} ms",
+            bench.rate, bench.latency_tasks, report.p50_ms, report.p99_ms
+        );
+    }
+    Ok(())
+}
+
+struct Report {
+    tasks_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+async fn measure(app: &App, bench: &TaskBench) -> anyhow::Result<Report> {
+    app.register_demo_tasks()?;
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(bench.latency_tasks)));
+    let recorded = latencies.clone();
+    app.task("bench.latency", move |sent_us: i64| {
+        let recorded = recorded.clone();
+        async move {
+            let latency = now_us() - sent_us;
+            recorded.lock().map_err(|_| celeriac_engine::TaskError::msg("poisoned"))?.push(latency);
+            Ok(())
+        }
+    })?;
+    let worker = app.worker().concurrency(bench.concurrency).prefetch(bench.concurrency * 64).send_events(false).spawn();
+
+    // Throughput: everything at once, in batches; wait for every result.
+    let started = Instant::now();
+    let mut ids = Vec::with_capacity(bench.tasks);
+    for chunk in (0..bench.tasks).collect::<Vec<_>>().chunks(5_000) {
+        let args = vec![serde_json::json!([]); chunk.len()];
+        ids.extend(app.send_tasks("demo.noop", args, SendOptions::default()).await?);
+    }
+    app.wait_for_all(&ids, Duration::from_secs(600)).await?;
+    let tasks_per_sec = bench.tasks as f64 / started.elapsed().as_secs_f64();
+
+    // Latency: a fixed offered rate; the task measures submit → start.
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(bench.rate.max(1))));
+    let mut ids = Vec::with_capacity(bench.latency_tasks);
+    for _ in 0..bench.latency_tasks {
+        ticks.tick().await;
+        ids.extend(app.send_tasks("bench.latency", vec![serde_json::json!([now_us()])], SendOptions::default()).await?);
+    }
+    app.wait_for_all(&ids, Duration::from_secs(120)).await?;
+    worker.shutdown().await?;
+    let mut latencies = latencies.lock().map_err(|_| anyhow::anyhow!("latency samples poisoned"))?.clone();
+    latencies.sort_unstable();
+    let pick = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0) as f64 / 1000.0;
+    Ok(Report { tasks_per_sec, p50_ms: pick(0.5), p99_ms: pick(0.99) })
+}

@@ -1,0 +1,110 @@
+//! The `celeriac` command line — `worker`, `submit`, `result`, `topics`, `bench` — usable
+//! from a user's own binary with its own tasks:
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     celeriac::cli::main_with(|app| {
+//!         app.task("add", |(x, y): (i64, i64)| async move { Ok(x + y) })?;
+//!         Ok(())
+//!     })
+//! }
+//! ```
+
+mod bench;
+mod duration;
+mod result;
+mod submit;
+mod topics;
+mod worker;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use celeriac_engine::{App, AppBuilder};
+
+pub use duration::parse_duration;
+
+/// Celery's model of distributed work on an event log.
+#[derive(Debug, Parser)]
+#[command(name = "celeriac", version, about)]
+pub struct Cli {
+    /// Kafka bootstrap servers; unset means the embedded log under --state-dir.
+    #[arg(long, env = "CELERIAC_BROKERS", global = true)]
+    brokers: Option<String>,
+    /// Prefix of every topic and group.
+    #[arg(long, env = "CELERIAC_PREFIX", default_value = "celeriac", global = true)]
+    prefix: String,
+    /// Where local state lives (the embedded log, the coordinator's store).
+    #[arg(long, env = "CELERIAC_STATE_DIR", default_value = ".celeriac", global = true)]
+    state_dir: std::path::PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a worker (and a coordinator) serving queues until SIGINT or SIGTERM.
+    Worker(worker::WorkerArgs),
+    /// Send a task by name with JSON arguments.
+    Submit(submit::SubmitArgs),
+    /// Show a task's state and result.
+    Result(result::ResultArgs),
+    /// Create or describe the app's topics.
+    Topics(topics::TopicsArgs),
+    /// Measure throughput and latency (build with --release).
+    Bench(bench::BenchArgs),
+}
+
+impl Cli {
+    fn app_builder(&self) -> AppBuilder {
+        let mut builder = App::builder().prefix(&self.prefix).state_dir(&self.state_dir);
+        if let Some(brokers) = self.brokers.as_deref().filter(|b| !b.trim().is_empty()) {
+            builder = builder.brokers(brokers);
+        }
+        builder
+    }
+}
+
+/// Parses the command line, builds the app, lets `register` add the binary's tasks, and
+/// runs the command. Errors are printed for a person and give exit code 1.
+pub fn main_with(register: impl FnOnce(&App) -> celeriac_engine::Result<()>) -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CELERIAC_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, register)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, register: impl FnOnce(&App) -> celeriac_engine::Result<()>) -> anyhow::Result<()> {
+    if let Command::Bench(args) = &cli.command {
+        return bench::run(&cli, args).await;
+    }
+    let app = cli.app_builder().build().await?;
+    register(&app)?;
+    match &cli.command {
+        Command::Worker(args) => worker::run(&app, args).await,
+        Command::Submit(args) => submit::run(&app, args, cli.json).await,
+        Command::Result(args) => result::run(&app, args, cli.json).await,
+        Command::Topics(args) => topics::run(&app, args, cli.json).await,
+        Command::Bench(_) => Ok(()),
+    }
+}
