@@ -130,7 +130,8 @@ pub enum ConsumerEvent {
 pub struct GroupMetadata(pub(crate) GroupMetadataInner);
 
 pub(crate) enum GroupMetadataInner {
-    Kafka(rdkafka::consumer::ConsumerGroupMetadata),
+    /// Shared so a blocking `send_offsets_to_transaction` can own it on a blocking thread.
+    Kafka(std::sync::Arc<rdkafka::consumer::ConsumerGroupMetadata>),
     Embedded {
         group: String,
         member: u64,
