@@ -157,9 +157,16 @@ impl KafkaConsumer {
             return Ok(Some(event));
         }
         let mut records = Vec::new();
-        while records.len() < max {
+        // `poll` answers `None` both for an empty queue and after serving an event (a commit
+        // result, a rebalance) that may have records queued behind it; a few empty answers in
+        // a row tell the two apart.
+        let mut empty_answers = 0;
+        while records.len() < max && empty_answers < EMPTY_ANSWERS {
             match self.base.poll(Duration::ZERO) {
-                Some(Ok(message)) => records.push(to_record(&message)),
+                Some(Ok(message)) => {
+                    empty_answers = 0;
+                    records.push(to_record(&message));
+                }
                 Some(Err(error)) => {
                     let transient = error
                         .rdkafka_error_code()
@@ -173,9 +180,9 @@ impl KafkaConsumer {
                     }
                     tracing::debug!(%error, "transient consumer error; librdkafka recovers");
                 }
-                // Empty, or an event was served (a rebalance): stop this batch here.
-                None => break,
+                None => empty_answers += 1,
             }
+            // A rebalance was served: the event goes out before any later record.
             if !self.signals.is_empty() {
                 break;
             }
@@ -187,6 +194,14 @@ impl KafkaConsumer {
         }
     }
 }
+
+/// Empty answers from librdkafka's poll in a row taken to mean the queue is empty.
+const EMPTY_ANSWERS: u32 = 3;
+
+/// The longest a poll sleeps without looking at the queue again. librdkafka wakes us when its
+/// queue turns non-empty; this bounds the wait in the rare case where records sat behind more
+/// served events than [`EMPTY_ANSWERS`].
+const RECHECK: Duration = Duration::from_millis(50);
 
 #[async_trait]
 impl Consumer for KafkaConsumer {
