@@ -214,12 +214,11 @@ impl Consumer for KafkaConsumer {
             if let Some(event) = self.take_ready(max_records.max(1))? {
                 return Ok(event);
             }
-            if tokio::time::timeout_at(deadline.into(), woken)
-                .await
-                .is_err()
-            {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 return Ok(ConsumerEvent::Records(Vec::new()));
             }
+            let _ = tokio::time::timeout(left.min(RECHECK), woken).await;
             self.check_open()?;
         }
     }

@@ -154,7 +154,9 @@ pub(crate) fn transactional(config: &KafkaConfig, id: &str) -> Result<ClientConf
         client.set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS);
     }
     if !config.properties.contains_key("message.timeout.ms") {
-        let transaction = client.get("transaction.timeout.ms").unwrap_or(TRANSACTION_TIMEOUT_MS);
+        let transaction = client
+            .get("transaction.timeout.ms")
+            .unwrap_or(TRANSACTION_TIMEOUT_MS);
         let ours: u64 = MESSAGE_TIMEOUT_MS.parse().unwrap_or(120_000);
         let limit = transaction.parse::<u64>().map_or(ours, |t| t.min(ours));
         client.set("message.timeout.ms", limit.to_string());
