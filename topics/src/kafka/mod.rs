@@ -1,23 +1,6 @@
 //! The Kafka backend: the [`Log`] contract on Apache Kafka through rdkafka (librdkafka).
-//!
-//! - **Producer**: one idempotent producer (`acks=all`) per [`KafkaLog`], shared by every
-//!   caller; [`send`](Log::send) enqueues without waiting and returns a [`Delivery`].
-//!   Keyed records are partitioned with [`partition_for_key`](crate::partition_for_key) over
-//!   the topic's partition count (cached; see `producer.rs`).
-//! - **Consumers**: one librdkafka consumer per [`Log::consumer`], range assignor, no
-//!   auto-commit, `read_committed`; rebalances come back from `poll` as events.
-//! - **Transactions**: one producer per transactional id; librdkafka's blocking transaction
-//!   calls run on tokio's blocking pool, and their errors carry librdkafka's class
-//!   ([`TxnErrorClass`](crate::TxnErrorClass)). The recipe, as librdkafka documents it:
-//!   `Retriable` → call the same method again; `Abortable` → [`abort`](crate::TransactionalProducer::abort),
-//!   seek the consumer back to its committed offsets, redo the batch; `Fatal` (also when fenced
-//!   by a newer producer with the same id) → drop the producer and open a new one.
-//! - **Settings**: every default and the reason for it is in `settings.rs`
-//!   ([`settings`]); [`KafkaConfig::property`] overrides any of them except the few the
-//!   contract rests on.
-//!
-//! Records still queued when a [`KafkaLog`] is dropped are purged: call
-//! [`flush`](Log::flush) first.
+//! What runs underneath is described on [`KafkaLog`]; every default setting, with the reason
+//! for it, is in `settings.rs`.
 
 mod admin;
 mod consumer;
@@ -25,7 +8,7 @@ mod errors;
 mod producer;
 mod reader;
 mod runtime;
-pub(crate) mod settings;
+mod settings;
 mod transaction;
 
 use std::collections::{BTreeMap, HashMap};
@@ -51,8 +34,32 @@ use crate::record::{OutRecord, Position, TopicPartition};
 pub(crate) use errors::is_retriable_code;
 use runtime::{blocking, OffThread};
 
-/// The log on a Kafka cluster. Cheap to share behind an `Arc<dyn Log>`; see the
-/// [module documentation](self) for what it runs underneath.
+/// The log on a Kafka cluster, shared behind an `Arc<dyn Log>`.
+///
+/// - **Producer**: one idempotent producer (`acks=all`) per `KafkaLog`, shared by every
+///   caller; [`send`](Log::send) enqueues without waiting and returns a [`Delivery`]. Keyed
+///   records go to [`partition_for_key`](crate::partition_for_key) over the topic's partition
+///   count (cached; before the count is known, librdkafka's Java-compatible `murmur2_random`
+///   partitioner places them — the same partition).
+/// - **Consumers**: one librdkafka consumer per [`Log::consumer`]: range assignor, no
+///   auto-commit, `read_committed`; rebalances come back from `poll` as events, and a poll
+///   returns up to `max_records` records already fetched without waiting for more.
+/// - **Transactions**: one producer per transactional id. librdkafka's blocking transaction
+///   calls run on tokio's blocking pool, bounded by 30 s, and their errors carry librdkafka's
+///   class ([`TxnErrorClass`](crate::TxnErrorClass)). The recipe, as librdkafka documents it:
+///   `Retriable` → call the same method again; `Abortable` → abort, seek the consumer back to
+///   its committed offsets, redo the batch; `Fatal` (also when fenced by a newer producer with
+///   the same id) → drop the producer and open a new one with the same id.
+/// - **Settings**: low latency that still batches under load — `linger.ms=1`,
+///   `fetch.wait.max.ms=10`, a producer queue of 1,000,000 records, `session.timeout.ms=10000`,
+///   Nagle off, reconnect backoff ≤ 1 s, `message.timeout.ms=120000`. [`KafkaConfig::property`]
+///   overrides any of them, except the few the contract rests on (idempotence, `acks=all`,
+///   the `murmur2_random` partitioner, no auto-created topics, no auto-commit,
+///   `read_committed`), which are refused with [`Error::Invalid`].
+///
+/// Blocking librdkafka calls (commits, metadata, offsets, flush) and the blocking drops of its
+/// handles run on tokio's blocking pool, never on the executor's threads. Records still
+/// queued when a `KafkaLog` is dropped are purged: [`flush`](Log::flush) first.
 pub struct KafkaLog {
     shared: OffThread<Arc<Shared>>,
 }
