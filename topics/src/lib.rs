@@ -26,8 +26,8 @@ pub use embedded::EmbeddedLog;
 pub use error::{Error, Result, TxnErrorClass};
 pub use kafka::KafkaLog;
 pub use log::{
-    Consumer, ConsumerConfig, ConsumerEvent, Delivery, GroupMetadata, Log, PartitionReader, StartFrom,
-    TopicDescription, TopicSpec, TransactionalProducer,
+    Consumer, ConsumerConfig, ConsumerEvent, Delivery, GroupMetadata, Log, PartitionReader,
+    StartFrom, TopicDescription, TopicSpec, TransactionalProducer,
 };
 pub use partitioner::{murmur2, partition_for_key};
 pub use record::{CommitOffset, OutRecord, Position, Record, TopicPartition};

@@ -83,7 +83,10 @@ pub struct ConsumerConfig {
 
 impl ConsumerConfig {
     /// A member of `group_id` subscribed to `topics`, starting from the earliest record.
-    pub fn new(group_id: impl Into<String>, topics: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn new(
+        group_id: impl Into<String>,
+        topics: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         Self {
             group_id: group_id.into(),
             topics: topics.into_iter().map(Into::into).collect(),
@@ -127,16 +130,28 @@ pub enum ConsumerEvent {
 pub struct GroupMetadata(pub(crate) GroupMetadataInner);
 
 pub(crate) enum GroupMetadataInner {
-    Kafka(rdkafka::consumer::ConsumerGroupMetadata),
-    Embedded { group: String, member: u64, generation: u64 },
+    /// Shared so a blocking `send_offsets_to_transaction` can own it on a blocking thread.
+    Kafka(std::sync::Arc<rdkafka::consumer::ConsumerGroupMetadata>),
+    Embedded {
+        group: String,
+        member: u64,
+        generation: u64,
+    },
 }
 
 impl std::fmt::Debug for GroupMetadata {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
             GroupMetadataInner::Kafka(_) => f.write_str("GroupMetadata(kafka)"),
-            GroupMetadataInner::Embedded { group, member, generation } => {
-                write!(f, "GroupMetadata({group}, member {member}, generation {generation})")
+            GroupMetadataInner::Embedded {
+                group,
+                member,
+                generation,
+            } => {
+                write!(
+                    f,
+                    "GroupMetadata({group}, member {member}, generation {generation})"
+                )
             }
         }
     }
@@ -202,7 +217,10 @@ pub trait Log: Send + Sync + 'static {
 
     /// A producer whose sends and consumer-offset commits become visible atomically, or not
     /// at all. A newer producer with the same `transactional_id` fences the older one.
-    async fn transactional_producer(&self, transactional_id: &str) -> Result<Box<dyn TransactionalProducer>>;
+    async fn transactional_producer(
+        &self,
+        transactional_id: &str,
+    ) -> Result<Box<dyn TransactionalProducer>>;
 
     /// Creates topics. A topic that exists with the same partition count is left as it is;
     /// one with another count is [`Error::PartitionMismatch`](crate::Error::PartitionMismatch).
@@ -223,11 +241,19 @@ pub trait Log: Send + Sync + 'static {
     async fn offset_for_time(&self, tp: &TopicPartition, timestamp_ms: i64) -> Result<i64>;
 
     /// The offsets `group` has committed for `partitions` (`None` where it has none).
-    async fn committed_offsets(&self, group: &str, partitions: &[TopicPartition]) -> Result<Vec<Option<i64>>>;
+    async fn committed_offsets(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<Option<i64>>>;
 
     /// Reads one partition from `from` up to its high watermark as of this call (replay),
     /// outside any consumer group.
-    async fn read_partition(&self, tp: &TopicPartition, from: i64) -> Result<Box<dyn PartitionReader>>;
+    async fn read_partition(
+        &self,
+        tp: &TopicPartition,
+        from: i64,
+    ) -> Result<Box<dyn PartitionReader>>;
 }
 
 /// A member of a consumer group. All methods take `&self`, so one task can poll while

@@ -43,7 +43,11 @@ pub struct OutRecord {
 
 impl OutRecord {
     /// A keyed record for `topic`, partitioned by its key.
-    pub fn keyed(topic: impl Into<String>, key: impl Into<Bytes>, payload: impl Into<Bytes>) -> Self {
+    pub fn keyed(
+        topic: impl Into<String>,
+        key: impl Into<Bytes>,
+        payload: impl Into<Bytes>,
+    ) -> Self {
         Self {
             topic: topic.into(),
             partition: None,

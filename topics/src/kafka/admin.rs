@@ -1,0 +1,380 @@
+//! Topics and offsets: create, describe, delete, watermarks, offsets for times, committed
+//! offsets — and the partition-count cache keyed sends rely on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminOptions, ConfigSource, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode as Code;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::errors::kafka;
+use super::runtime::blocking;
+use super::settings::{self, REQUEST_TIMEOUT};
+use super::{create, LogContext, Shared};
+use crate::error::{Error, Result};
+use crate::log::{TopicDescription, TopicSpec};
+use crate::record::TopicPartition;
+
+/// A topic's partition count per a metadata answer, for topics that exist and are whole.
+type Counts = Vec<(String, i32)>;
+
+impl Shared {
+    /// Asks a broker for the partition counts of `topic`, or of every topic (blocking).
+    pub(crate) fn metadata_of(
+        &self,
+        topic: Option<&str>,
+        timeout: Duration,
+    ) -> std::result::Result<Counts, KafkaError> {
+        let metadata = self.metadata.fetch_metadata(topic, timeout)?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+            .map(|t| (t.name().to_owned(), t.partitions().len() as i32))
+            .collect())
+    }
+
+    /// Whether every partition of `topic` has a leader, i.e. the topic can be used (blocking).
+    fn is_ready(&self, topic: &str) -> std::result::Result<Option<i32>, KafkaError> {
+        let metadata = self.metadata.fetch_metadata(Some(topic), REQUEST_TIMEOUT)?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .and_then(|t| {
+                let whole = t.error().is_none()
+                    && !t.partitions().is_empty()
+                    && t.partitions()
+                        .iter()
+                        .all(|p| p.leader() >= 0 && p.error().is_none());
+                whole.then_some(t.partitions().len() as i32)
+            }))
+    }
+
+    pub(crate) fn remember_partitions(&self, counts: Counts) {
+        let mut cache = self.partitions.write().expect("partition cache lock");
+        cache.extend(counts);
+    }
+
+    fn forget_partitions(&self, topic: &str) {
+        self.partitions
+            .write()
+            .expect("partition cache lock")
+            .remove(topic);
+    }
+
+    /// The cached partition count of `topic`. On a miss, looks it up in the background and
+    /// answers `None` — the caller then lets librdkafka's Java-compatible partitioner place
+    /// the record, which agrees with ours.
+    pub(crate) fn partition_count(self: &Arc<Self>, topic: &str) -> Option<i32> {
+        if let Some(count) = self
+            .partitions
+            .read()
+            .expect("partition cache lock")
+            .get(topic)
+        {
+            return Some(*count);
+        }
+        self.refresh_in_background(topic);
+        None
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, topic: &str) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        {
+            let mut refreshing = self.refreshing.lock().expect("refresh lock");
+            if refreshing.iter().any(|t| t == topic) {
+                return;
+            }
+            refreshing.push(topic.to_owned());
+        }
+        let shared = Arc::clone(self);
+        let topic = topic.to_owned();
+        runtime.spawn_blocking(move || {
+            if let Ok(counts) = shared.metadata_of(Some(&topic), REQUEST_TIMEOUT) {
+                shared.remember_partitions(counts);
+            }
+            shared
+                .refreshing
+                .lock()
+                .expect("refresh lock")
+                .retain(|t| *t != topic);
+        });
+    }
+}
+
+fn admin_options() -> AdminOptions {
+    AdminOptions::new()
+        .request_timeout(Some(REQUEST_TIMEOUT))
+        .operation_timeout(Some(REQUEST_TIMEOUT))
+}
+
+pub(super) async fn create_topics(shared: &Arc<Shared>, topics: &[TopicSpec]) -> Result<()> {
+    if let Some(bad) = topics.iter().find(|t| t.partitions < 1) {
+        return Err(Error::Invalid {
+            what: "topic",
+            detail: format!(
+                "{:?} needs at least one partition, not {}",
+                bad.name, bad.partitions
+            ),
+        });
+    }
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|spec| {
+            // Replication -1: the broker's `default.replication.factor`.
+            let topic = NewTopic::new(&spec.name, spec.partitions, TopicReplication::Fixed(-1));
+            spec.configs.iter().fold(topic, |t, (k, v)| t.set(k, v))
+        })
+        .collect();
+    let results = shared
+        .admin
+        .create_topics(&new, &admin_options())
+        .await
+        .map_err(kafka("create topics"))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, Code::TopicAlreadyExists)) => {}
+            Err((
+                name,
+                code @ (Code::InvalidConfig | Code::InvalidPartitions | Code::InvalidTopic),
+            )) => {
+                return Err(Error::Invalid {
+                    what: "topic",
+                    detail: format!("{name:?}: {code}"),
+                })
+            }
+            Err((_, code)) => return Err(kafka("create topics")(KafkaError::AdminOp(code))),
+        }
+    }
+    for spec in topics {
+        let found = wait_until_ready(shared, &spec.name).await?;
+        if found != spec.partitions {
+            return Err(Error::PartitionMismatch {
+                topic: spec.name.clone(),
+                expected: spec.partitions,
+                found,
+            });
+        }
+        shared.remember_partitions(vec![(spec.name.clone(), found)]);
+    }
+    Ok(())
+}
+
+/// Waits until every partition of a just-created topic has a leader; its partition count.
+async fn wait_until_ready(shared: &Arc<Shared>, topic: &str) -> Result<i32> {
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        let (probe, name) = (Arc::clone(shared), topic.to_owned());
+        let ready =
+            blocking(move || probe.is_ready(&name).map_err(kafka("topic metadata"))).await?;
+        if let Some(count) = ready {
+            return Ok(count);
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Timeout {
+                operation: format!("creating topic {topic:?}"),
+                after: REQUEST_TIMEOUT,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub(super) async fn describe_topic(shared: &Arc<Shared>, name: &str) -> Result<TopicDescription> {
+    let partitions = partition_count_now(shared, name).await?;
+    let results = shared
+        .admin
+        .describe_configs(&[ResourceSpecifier::Topic(name)], &admin_options())
+        .await
+        .map_err(kafka("describe topic configs"))?;
+    let mut configs = BTreeMap::new();
+    for result in results {
+        let resource =
+            result.map_err(|code| kafka("describe topic configs")(KafkaError::AdminOp(code)))?;
+        for entry in resource.entries {
+            if let (ConfigSource::DynamicTopic, Some(value)) = (&entry.source, entry.value) {
+                configs.insert(entry.name, value);
+            }
+        }
+    }
+    Ok(TopicDescription {
+        name: name.to_owned(),
+        partitions,
+        configs,
+    })
+}
+
+/// The partition count of `topic` asked of the broker now (refreshing the cache).
+async fn partition_count_now(shared: &Arc<Shared>, topic: &str) -> Result<i32> {
+    let (probe, name) = (Arc::clone(shared), topic.to_owned());
+    let counts = blocking(move || {
+        probe
+            .metadata_of(Some(&name), REQUEST_TIMEOUT)
+            .map_err(kafka("topic metadata"))
+    })
+    .await?;
+    let count = counts.iter().find(|(t, _)| t == topic).map(|(_, n)| *n);
+    let count = count.ok_or_else(|| Error::UnknownTopic(topic.to_owned()))?;
+    shared.remember_partitions(vec![(topic.to_owned(), count)]);
+    Ok(count)
+}
+
+pub(super) async fn delete_topics(shared: &Arc<Shared>, names: &[String]) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let results = shared
+        .admin
+        .delete_topics(&refs, &admin_options())
+        .await
+        .map_err(kafka("delete topics"))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, Code::UnknownTopicOrPartition)) => {}
+            Err((_, code)) => return Err(kafka("delete topics")(KafkaError::AdminOp(code))),
+        }
+    }
+    for name in names {
+        shared.forget_partitions(name);
+    }
+    // Deletion completes in the background; wait until the metadata no longer shows the
+    // topics, so that creating one again right after does not find it "already existing".
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        let probe = Arc::clone(shared);
+        let all = blocking(move || {
+            probe
+                .metadata_of(None, REQUEST_TIMEOUT)
+                .map_err(kafka("metadata"))
+        })
+        .await?;
+        if !all.iter().any(|(t, _)| names.contains(t)) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Timeout {
+                operation: format!("deleting topics {names:?}"),
+                after: REQUEST_TIMEOUT,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub(super) async fn watermarks(shared: &Arc<Shared>, tp: &TopicPartition) -> Result<(i64, i64)> {
+    let (probe, at) = (Arc::clone(shared), tp.clone());
+    let result = blocking(move || {
+        Ok(probe
+            .metadata
+            .fetch_watermarks(&at.topic, at.partition, REQUEST_TIMEOUT))
+    })
+    .await?;
+    match result {
+        Ok(marks) => Ok(marks),
+        Err(error) => Err(unknown_or(shared, tp, "watermarks", error).await),
+    }
+}
+
+pub(super) async fn offset_for_time(
+    shared: &Arc<Shared>,
+    tp: &TopicPartition,
+    timestamp_ms: i64,
+) -> Result<i64> {
+    let mut tpl = TopicPartitionList::new();
+    // Negative timestamps are librdkafka's "earliest"/"latest" markers; clamp to the epoch.
+    tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(timestamp_ms.max(0)))
+        .map_err(kafka("offsets for times"))?;
+    let probe = Arc::clone(shared);
+    let result =
+        blocking(move || Ok(probe.metadata.offsets_for_times(tpl, REQUEST_TIMEOUT))).await?;
+    let answer = match result {
+        Ok(answer) => answer,
+        Err(error) => return Err(unknown_or(shared, tp, "offsets for times", error).await),
+    };
+    let found = answer
+        .find_partition(&tp.topic, tp.partition)
+        .map(|e| (e.offset(), e.error()));
+    match found {
+        Some((Offset::Offset(offset), Ok(()))) if offset >= 0 => Ok(offset),
+        Some((_, Err(error))) => Err(unknown_or(shared, tp, "offsets for times", error).await),
+        // No record at or after the time: the high watermark.
+        _ => Ok(watermarks(shared, tp).await?.1),
+    }
+}
+
+pub(super) async fn committed_offsets(
+    shared: &Arc<Shared>,
+    group: &str,
+    partitions: &[TopicPartition],
+) -> Result<Vec<Option<i64>>> {
+    if partitions.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A consumer carrying the group's id reads its offsets without joining the group.
+    let client = settings::standalone(&shared.config, "read_committed", Some(group));
+    let tpl = partition_list(partitions)?;
+    let answer = blocking(move || {
+        let reader: BaseConsumer<LogContext> = create(&client, LogContext)?;
+        reader
+            .committed_offsets(tpl, REQUEST_TIMEOUT)
+            .map_err(kafka("committed offsets"))
+    })
+    .await?;
+    Ok(offsets_in_order(&answer, partitions))
+}
+
+/// A partition list without offsets.
+pub(crate) fn partition_list(partitions: &[TopicPartition]) -> Result<TopicPartitionList> {
+    let mut tpl = TopicPartitionList::with_capacity(partitions.len());
+    for tp in partitions {
+        tpl.add_partition(&tp.topic, tp.partition);
+    }
+    Ok(tpl)
+}
+
+/// The committed offsets of `answer`, in the order of `partitions` (`None`: nothing committed).
+pub(crate) fn offsets_in_order(
+    answer: &TopicPartitionList,
+    partitions: &[TopicPartition],
+) -> Vec<Option<i64>> {
+    let map: HashMap<(String, i32), Offset> = answer.to_topic_map();
+    partitions
+        .iter()
+        .map(|tp| match map.get(&(tp.topic.clone(), tp.partition)) {
+            Some(Offset::Offset(offset)) if *offset >= 0 => Some(*offset),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Turns "unknown topic or partition" into the precise one of our two errors; other errors
+/// pass through tagged with `operation`.
+async fn unknown_or(
+    shared: &Arc<Shared>,
+    tp: &TopicPartition,
+    operation: &'static str,
+    error: KafkaError,
+) -> Error {
+    let unknown = matches!(
+        error.rdkafka_error_code(),
+        Some(Code::UnknownTopicOrPartition | Code::UnknownTopic | Code::UnknownPartition)
+    );
+    if !unknown {
+        return kafka(operation)(error);
+    }
+    match partition_count_now(shared, &tp.topic).await {
+        Ok(_) => Error::UnknownPartition(tp.clone()),
+        Err(other) => other,
+    }
+}

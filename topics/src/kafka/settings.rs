@@ -1,0 +1,264 @@
+//! The librdkafka settings of the Kafka backend, each with the reason it is chosen.
+//!
+//! Three layers, later ones winning: our defaults (below), then
+//! [`KafkaConfig::properties`](crate::KafkaConfig), then — for a consumer —
+//! [`ConsumerConfig::kafka`](crate::ConsumerConfig). A few settings carry the [`Log`](crate::Log)
+//! contract itself ([`PRODUCER_CONTRACT`], [`CONSUMER_CONTRACT`]); overriding one of those with
+//! another value is refused with [`Error::Invalid`](crate::Error::Invalid).
+//!
+//! The numbers were measured with `cargo bench -p celeriac-topics --bench log_throughput` on a
+//! single local broker (see the bench's header for how to try other values).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+
+use crate::config::KafkaConfig;
+use crate::error::{Error, Result};
+use crate::log::{ConsumerConfig, StartFrom};
+
+/// `linger.ms`: how long the producer waits for more records before sending a batch.
+///
+/// 1 ms: a lone task record leaves (almost) at once, and under load batches still fill up,
+/// because with five requests in flight records pile up behind the in-flight ones anyway.
+/// librdkafka's default (5 ms) adds up to 5 ms to every hop of a workflow (submit → coordinator
+/// → worker → event → coordinator …) for no throughput the bench can see at our record sizes.
+pub(crate) const LINGER_MS: &str = "1";
+
+/// `batch.num.messages`: at most this many records per partition batch (librdkafka's default).
+/// With 200 B records a full batch is ~2 MB before `batch.size` (1 MB) stops it first, so the
+/// byte bound is the one that acts under load.
+pub(crate) const BATCH_NUM_MESSAGES: &str = "10000";
+
+/// `batch.size`: at most this many bytes per partition batch (1 MB, librdkafka's default and the
+/// broker's default `message.max.bytes` neighbourhood).
+pub(crate) const BATCH_SIZE: &str = "1000000";
+
+/// `queue.buffering.max.messages`: records the producer may hold before `send` says
+/// [`Error::QueueFull`] (and hands the record back). 1,000,000 (librdkafka: 100,000) so a burst
+/// — a chord of 100,000 members submitted at once — is absorbed instead of bounced.
+pub(crate) const QUEUE_MAX_MESSAGES: &str = "1000000";
+
+/// `queue.buffering.max.kbytes`: the byte bound on the same queue, 512 MiB (librdkafka: 1 GiB);
+/// 1,000,000 records of 200 B need ~200 MiB, and a process should not grow past this for
+/// records the broker has not taken yet.
+pub(crate) const QUEUE_MAX_KBYTES: &str = "524288";
+
+/// `message.timeout.ms` (`delivery.timeout.ms`): how long a queued record may wait for the
+/// broker before its [`Delivery`](crate::Delivery) fails. 120 s, the Java client's default
+/// (librdkafka: 300 s): long enough to ride out a broker restart, short enough that a caller
+/// hears about an outage within two minutes.
+pub(crate) const MESSAGE_TIMEOUT_MS: &str = "120000";
+
+/// `fetch.wait.max.ms`: how long the broker may hold a fetch that has no new data. The broker
+/// answers as soon as `fetch.min.bytes` (1) is there, so this bound does not delay records; it
+/// bounds how long a `seek`, `resume` or newly assigned partition waits behind an idle fetch
+/// already parked at the broker. 10 ms (librdkafka: 500 ms); the price is an idle fetch every
+/// 10 ms per broker, which a broker serves easily.
+pub(crate) const FETCH_WAIT_MAX_MS: &str = "10";
+
+/// `fetch.min.bytes`: answer a fetch as soon as one byte is there (the default, kept on
+/// purpose: anything larger trades latency for fewer requests).
+pub(crate) const FETCH_MIN_BYTES: &str = "1";
+
+/// `session.timeout.ms`: how long a silent member keeps its partitions. 10 s (Kafka 3+: 45 s):
+/// a killed worker's tasks move to another worker within ~10 s instead of ~45 s; heartbeats
+/// go out every 3 s (`heartbeat.interval.ms`, the default), so a live member is never at risk.
+pub(crate) const SESSION_TIMEOUT_MS: &str = "10000";
+
+/// `reconnect.backoff.max.ms`: the longest pause between reconnection attempts. 1 s
+/// (librdkafka: 10 s): a restarted broker is used again within a second of coming back.
+pub(crate) const RECONNECT_BACKOFF_MAX_MS: &str = "1000";
+
+/// `socket.nagle.disable`: send small requests (a lone record, a commit) at once rather than
+/// letting TCP coalesce them for up to 40 ms.
+pub(crate) const NAGLE_DISABLE: &str = "true";
+
+/// `transaction.timeout.ms`: how long a transaction may stay open before the coordinator
+/// aborts it. 60 s (Kafka's default). It also bounds how long a transaction abandoned by a
+/// crashed process holds back `read_committed` readers when no successor with the same
+/// transactional id comes to fence it (a successor aborts it at once). librdkafka requires
+/// `message.timeout.ms` ≤ this, so a transactional producer's records time out with it too.
+pub(crate) const TRANSACTION_TIMEOUT_MS: &str = "60000";
+
+/// The producer settings the contract rests on; another value is refused.
+///
+/// - `enable.idempotence=true` (with `acks=all`): retries never duplicate or reorder records
+///   within a partition — the **Order** promise across broker restarts.
+/// - `partitioner=murmur2_random`: the Java client's partitioner, used for the first records
+///   sent to a topic whose partition count is not known yet (afterwards we compute
+///   [`partition_for_key`](crate::partition_for_key) ourselves; both agree) — the **Keys** promise.
+/// - `allow.auto.create.topics=false`: a typo'd topic must not appear silently with the
+///   broker's default partition count and break co-partitioning.
+pub(crate) const PRODUCER_CONTRACT: &[(&str, &str)] = &[
+    ("enable.idempotence", "true"),
+    ("acks", "all"),
+    ("partitioner", "murmur2_random"),
+    ("allow.auto.create.topics", "false"),
+];
+
+/// The consumer settings the contract rests on; another value is refused.
+///
+/// - `enable.auto.commit=false`, `enable.auto.offset.store=false`: offsets move only when the
+///   caller commits the records it has finished — at-least-once.
+/// - `isolation.level=read_committed`: the **Isolation** promise (aborted and open
+///   transactions are invisible).
+pub(crate) const CONSUMER_CONTRACT: &[(&str, &str)] = &[
+    ("enable.auto.commit", "false"),
+    ("enable.auto.offset.store", "false"),
+    ("isolation.level", "read_committed"),
+];
+
+/// `partition.assignment.strategy=range` by default: members of a group subscribed to several
+/// topics with the same partition count get partition *p* of every topic together, which the
+/// coordinator needs (it owns `workflows[p]`, `timers[p]` and `events[p]` as one unit).
+/// `cooperative-sticky` would spread them. A worker group may override it.
+pub(crate) const ASSIGNMENT_STRATEGY: &str = "range";
+
+/// How long an admin call, a metadata or offsets query, or a blocking transaction call may take
+/// before it fails with a timeout instead of hanging.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Settings every client of ours shares.
+fn common(config: &KafkaConfig, role: &str) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client
+        .set("bootstrap.servers", &config.brokers)
+        .set("client.id", format!("{}-{role}", config.client_id))
+        .set("socket.nagle.disable", NAGLE_DISABLE)
+        .set("reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS);
+    client
+}
+
+/// The producer's settings (also the base of transactional producers).
+pub(crate) fn producer(config: &KafkaConfig) -> Result<ClientConfig> {
+    let mut client = common(config, "producer");
+    client
+        .set("linger.ms", LINGER_MS)
+        .set("batch.num.messages", BATCH_NUM_MESSAGES)
+        .set("batch.size", BATCH_SIZE)
+        .set("queue.buffering.max.messages", QUEUE_MAX_MESSAGES)
+        .set("queue.buffering.max.kbytes", QUEUE_MAX_KBYTES)
+        .set("message.timeout.ms", MESSAGE_TIMEOUT_MS);
+    apply(&mut client, &config.properties);
+    enforce(&mut client, &config.properties, PRODUCER_CONTRACT)?;
+    Ok(client)
+}
+
+/// A transactional producer's settings: the producer's, plus its id.
+pub(crate) fn transactional(config: &KafkaConfig, id: &str) -> Result<ClientConfig> {
+    let mut client = producer(config)?;
+    client.set("transactional.id", id);
+    if !config.properties.contains_key("transaction.timeout.ms") {
+        client.set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS);
+    }
+    if !config.properties.contains_key("message.timeout.ms") {
+        let transaction = client
+            .get("transaction.timeout.ms")
+            .unwrap_or(TRANSACTION_TIMEOUT_MS);
+        let ours: u64 = MESSAGE_TIMEOUT_MS.parse().unwrap_or(120_000);
+        let limit = transaction.parse::<u64>().map_or(ours, |t| t.min(ours));
+        client.set("message.timeout.ms", limit.to_string());
+    }
+    Ok(client)
+}
+
+/// A group member's settings.
+pub(crate) fn consumer(config: &KafkaConfig, member: &ConsumerConfig) -> Result<ClientConfig> {
+    let mut client = common(config, "consumer");
+    if let Some(id) = &member.client_id {
+        client.set("client.id", id);
+    }
+    let reset = match member.start_from {
+        StartFrom::Earliest => "earliest",
+        StartFrom::Latest => "latest",
+    };
+    client
+        .set("group.id", &member.group_id)
+        .set("auto.offset.reset", reset)
+        .set("partition.assignment.strategy", ASSIGNMENT_STRATEGY)
+        .set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS)
+        .set("fetch.min.bytes", FETCH_MIN_BYTES)
+        .set("session.timeout.ms", SESSION_TIMEOUT_MS);
+    apply(&mut client, &config.properties);
+    apply(&mut client, &member.kafka);
+    let mut asked = config.properties.clone();
+    asked.extend(member.kafka.iter().map(|(k, v)| (k.clone(), v.clone())));
+    enforce(&mut client, &asked, CONSUMER_CONTRACT)?;
+    Ok(client)
+}
+
+/// A consumer that never joins a group: metadata, watermarks, offsets for times, and the
+/// replay reader (which needs a `group.id` to `assign`, but never subscribes or commits).
+pub(crate) fn standalone(
+    config: &KafkaConfig,
+    isolation: &str,
+    group: Option<&str>,
+) -> ClientConfig {
+    let mut client = common(config, "reader");
+    client
+        .set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS)
+        .set("auto.offset.reset", "earliest");
+    apply(&mut client, &config.properties);
+    client
+        .set("isolation.level", isolation)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false");
+    if let Some(group) = group {
+        client.set("group.id", group);
+    }
+    client
+}
+
+/// The admin client's settings.
+pub(crate) fn admin(config: &KafkaConfig) -> ClientConfig {
+    let mut client = common(config, "admin");
+    apply(&mut client, &config.properties);
+    client
+}
+
+fn apply(client: &mut ClientConfig, properties: &BTreeMap<String, String>) {
+    for (key, value) in properties {
+        client.set(key, value);
+    }
+}
+
+fn enforce(
+    client: &mut ClientConfig,
+    asked: &BTreeMap<String, String>,
+    contract: &[(&str, &str)],
+) -> Result<()> {
+    for (key, value) in contract {
+        if let Some(other) = asked.get(*key).filter(|v| v.as_str() != *value) {
+            return Err(Error::Invalid {
+                what: "kafka property",
+                detail: format!("{key}={other}: the log's contract needs {key}={value}"),
+            });
+        }
+        client.set(*key, *value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_properties_win_over_defaults() {
+        let config = KafkaConfig::new("b:9092").property("linger.ms", "7");
+        let client = producer(&config).expect("valid");
+        assert_eq!(client.get("linger.ms"), Some("7"));
+        assert_eq!(client.get("enable.idempotence"), Some("true"));
+    }
+
+    #[test]
+    fn contract_properties_cannot_be_turned_off() {
+        let config = KafkaConfig::new("b:9092").property("enable.idempotence", "false");
+        assert!(matches!(producer(&config), Err(Error::Invalid { .. })));
+        let member = ConsumerConfig::new("g", ["t"]).kafka_property("enable.auto.commit", "true");
+        let refused = consumer(&KafkaConfig::new("b:9092"), &member);
+        assert!(matches!(refused, Err(Error::Invalid { .. })));
+    }
+}
