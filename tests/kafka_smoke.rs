@@ -54,7 +54,7 @@ async fn topic_produce_consume_delete_on_the_real_broker() {
     assert!(created.iter().all(|r| r.is_ok()), "create topic: {created:?}");
 
     let producer: FutureProducer = config().create().expect("producer");
-    let (partition, offset) = producer
+    let delivery = producer
         .send(
             FutureRecord::to(&topic).key("k").payload("hello celeriac"),
             Duration::from_secs(10),
@@ -62,7 +62,7 @@ async fn topic_produce_consume_delete_on_the_real_broker() {
         .await
         .map_err(|(e, _)| e)
         .expect("produce");
-    assert_eq!((partition, offset), (0, 0));
+    assert_eq!((delivery.partition, delivery.offset), (0, 0));
 
     let consumer: StreamConsumer = config()
         .set("group.id", format!("smoke-{topic}"))

@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use celeriac::engine::{Error, SendOptions};
 use celeriac::prelude::*;
@@ -102,7 +102,7 @@ on_both_backends! {
             })
             .expect("register");
         let stuck = app
-            .task_with("stuck", TaskOptions::new().time_limit(millis(200)), |(): ()| async move {
+            .task_with("stuck", TaskOptions::new().time_limit(millis(200)), |_ctx: Ctx, (): ()| async move {
                 tokio::time::sleep(secs(3600)).await;
                 Ok(())
             })

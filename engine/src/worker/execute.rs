@@ -128,10 +128,7 @@ async fn run(shared: &WorkerShared, job: &Job) -> Outcome {
     lock(&shared.active).insert(job.message.id, (active, handle.abort_handle()));
     let abort = handle.abort_handle();
     let joined = match hard {
-        Some(limit) => match tokio::time::timeout(limit, handle).await {
-            Ok(joined) => Some(joined),
-            Err(_) => None,
-        },
+        Some(limit) => tokio::time::timeout(limit, handle).await.ok(),
         None => Some(handle.await),
     };
     lock(&shared.active).remove(&job.message.id);
