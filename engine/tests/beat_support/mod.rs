@@ -23,8 +23,17 @@ pub async fn read_topic(log: &dyn Log, topic: &str) -> Vec<celeriac_topics::Reco
         let tp = TopicPartition::new(topic, partition);
         let (low, _) = log.watermarks(&tp).await.expect("watermarks");
         let mut reader = log.read_partition(&tp, low).await.expect("a reader");
+        let mut next = low;
         while let Some(batch) = reader.next_batch().await.expect("a batch") {
-            out.extend(batch);
+            for record in batch {
+                assert!(
+                    record.offset >= next,
+                    "{tp}: offset {} read again (the reader was past {next})",
+                    record.offset
+                );
+                next = record.offset + 1;
+                out.push(record);
+            }
         }
     }
     out
