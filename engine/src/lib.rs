@@ -7,6 +7,7 @@
 //! - [`AsyncResult`]: waits for a result from any process that reaches the log.
 
 mod app;
+pub mod beat;
 mod demo;
 mod error;
 mod names;

@@ -36,6 +36,7 @@
 //!    golden vectors; the suite then checks every pair of versions for compatibility both ways,
 //!    every old vector against today's reader, and fastavro against all of them.
 
+mod beat;
 mod binary;
 mod canonical;
 mod control;
@@ -53,6 +54,7 @@ mod wire;
 mod worker;
 mod workflow;
 
+pub use beat::{BeatFire, BeatFireKind};
 pub use control::{ControlCommand, ControlKind, ControlReply};
 pub use dead::{DeadLetter, DeadLetterKind};
 pub use error::{Error, Result};
@@ -76,4 +78,5 @@ record::record! {
     ControlReply => "celeriac.v1.ControlReply",
     WorkerHeartbeat => "celeriac.v1.WorkerHeartbeat",
     DeadLetter => "celeriac.v1.DeadLetter",
+    BeatFire => "celeriac.v1.BeatFire",
 }

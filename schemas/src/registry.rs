@@ -82,6 +82,7 @@ const RELEASED: Released = history! {
     "ControlReply" => [1],
     "WorkerHeartbeat" => [1],
     "DeadLetter" => [1],
+    "BeatFire" => [1],
 };
 
 const NAMESPACE: &str = "celeriac.v1";

@@ -112,6 +112,11 @@ fn dead_letter() {
 }
 
 #[test]
+fn beat_fire() {
+    run::<BeatFire>();
+}
+
+#[test]
 fn the_header_carries_the_spec_fingerprint_and_apache_avros_alias_is_read() {
     for_each_record!(T => {
         for (_, record) in T::cases() {

@@ -59,6 +59,10 @@ macro_rules! for_each_record {
             type $t = celeriac_schemas::DeadLetter;
             $body
         }
+        {
+            type $t = celeriac_schemas::BeatFire;
+            $body
+        }
     }};
 }
 

@@ -396,3 +396,45 @@ impl Sample for DeadLetter {
             .boxed()
     }
 }
+
+fn beat_kind() -> impl Strategy<Value = BeatFireKind> {
+    use BeatFireKind::*;
+    prop_oneof![Just(Fired), Just(Skipped), Just(Registered)]
+}
+
+impl Sample for BeatFire {
+    const SHORT: &'static str = "BeatFire";
+    fn cases() -> Vec<(&'static str, Self)> {
+        let fired = BeatFire {
+            entry: "cleanup-daily".into(),
+            window: T0 + 60_000,
+            kind: BeatFireKind::Fired,
+            task_id: Some(id(3)),
+            missed: 2,
+            recorded_at: T0 + 60_042,
+            leader: "beat1@host".into(),
+        };
+        let skipped = BeatFire {
+            kind: BeatFireKind::Skipped,
+            task_id: None,
+            ..fired.clone()
+        };
+        vec![("fired", fired), ("skipped", skipped)]
+    }
+    fn strategy() -> BoxedStrategy<Self> {
+        (
+            (text(), any::<i64>(), beat_kind(), of(any_uuid())),
+            (any::<i64>(), any::<i64>(), text()),
+        )
+            .prop_map(|(a, b)| BeatFire {
+                entry: a.0,
+                window: a.1,
+                kind: a.2,
+                task_id: a.3,
+                missed: b.0,
+                recorded_at: b.1,
+                leader: b.2,
+            })
+            .boxed()
+    }
+}
