@@ -10,6 +10,7 @@
 //! }
 //! ```
 
+mod beat;
 mod bench;
 mod duration;
 mod result;
@@ -54,6 +55,8 @@ enum Command {
     Result(result::ResultArgs),
     /// Create or describe the app's topics.
     Topics(topics::TopicsArgs),
+    /// Run the periodic scheduler from celeriac.toml's [beat] section.
+    Beat(beat::BeatArgs),
     /// Measure throughput and latency (build with --release).
     Bench(bench::BenchArgs),
 }
@@ -105,6 +108,7 @@ async fn run(cli: Cli, register: impl FnOnce(&App) -> celeriac_engine::Result<()
         Command::Submit(args) => submit::run(&app, args, cli.json).await,
         Command::Result(args) => result::run(&app, args, cli.json).await,
         Command::Topics(args) => topics::run(&app, args, cli.json).await,
+        Command::Beat(args) => beat::run(&app, args).await,
         Command::Bench(_) => Ok(()),
     }
 }

@@ -44,7 +44,7 @@ pub(crate) fn decode_input<In: TaskArgs>(
     content_type: ContentType,
     bytes: &[u8],
 ) -> Result<In, TaskError> {
-    let args: Vec<Value> = match content_type {
+    let args: Option<Vec<Value>> = match content_type {
         ContentType::Json => serde_json::from_slice(bytes).map_err(|e| bad_args(&e))?,
         ContentType::MsgPack => rmp_serde::from_slice(bytes).map_err(|e| bad_args(&e))?,
         ContentType::Avro => {
@@ -54,7 +54,8 @@ pub(crate) fn decode_input<In: TaskArgs>(
             ))
         }
     };
-    In::from_args(args).map_err(|e| TaskError::new("ArgumentError", e.to_string()))
+    // `null` (what a producer sends for "no arguments") is the empty argument list.
+    In::from_args(args.unwrap_or_default()).map_err(|e| TaskError::new("ArgumentError", e.to_string()))
 }
 
 /// Encodes a task's return value.
