@@ -150,7 +150,19 @@ impl Inner {
 
     /// Appends records and commits offsets in one write batch: all or nothing.
     fn append(&self, records: Vec<OutRecord>, offsets: &[(String, CommitOffset)]) -> Result<Vec<Position>> {
+        self.append_if(records, offsets, || Ok(()))
+    }
+
+    /// As [`append`](Self::append), after `check` passes under the append lock (so a
+    /// fencing or ownership check cannot race a rebalance or another producer).
+    fn append_if(
+        &self,
+        records: Vec<OutRecord>,
+        offsets: &[(String, CommitOffset)],
+        check: impl FnOnce() -> Result<()>,
+    ) -> Result<Vec<Position>> {
         let _ordered = lock(&self.append_lock);
+        check()?;
         let mut batch = WriteBatch::default();
         let mut positions = Vec::with_capacity(records.len());
         let mut advanced: HashMap<(u32, usize), (Arc<TopicState>, i64, i64)> = HashMap::new();

@@ -64,8 +64,8 @@ impl EmbeddedTransactionalProducer {
     }
 
     /// Offsets whose sending member no longer owns their partition at the sent generation.
-    fn stale_offsets(&self, txn: &OpenTransaction) -> Option<String> {
-        txn.offsets
+    fn stale_offsets(&self, offsets: &[(String, u64, u64, CommitOffset)]) -> Option<String> {
+        offsets
             .iter()
             .find(|(group, member, generation, offset)| !self.log.inner.groups.owns(group, *member, *generation, &offset.tp))
             .map(|(group, _, _, offset)| format!("{} is no longer owned by this member of group {group:?}", offset.tp))
@@ -108,18 +108,25 @@ impl TransactionalProducer for EmbeddedTransactionalProducer {
         let Some(txn) = lock(&self.open).take() else {
             return Err(txn_error("commit", TxnErrorClass::Abortable, "no transaction is open"));
         };
-        if let Some(stale) = self.stale_offsets(&txn) {
-            return Err(txn_error("commit", TxnErrorClass::Abortable, stale));
-        }
         let (records, senders): (Vec<_>, Vec<_>) = txn.records.into_iter().unzip();
-        let offsets: Vec<(String, CommitOffset)> = txn.offsets.into_iter().map(|(g, _, _, o)| (g, o)).collect();
-        match self.log.inner.append(records, &offsets) {
+        let txn_offsets = txn.offsets;
+        let offsets: Vec<(String, CommitOffset)> = txn_offsets.iter().map(|(g, _, _, o)| (g.clone(), o.clone())).collect();
+        let offsets_meta = &txn_offsets;
+        let check = || {
+            self.check_epoch("commit")?;
+            match self.stale_offsets(offsets_meta) {
+                Some(stale) => Err(txn_error("commit", TxnErrorClass::Abortable, stale)),
+                None => Ok(()),
+            }
+        };
+        match self.log.inner.append_if(records, &offsets, check) {
             Ok(positions) => {
                 for (sender, position) in senders.into_iter().zip(positions) {
                     let _ = sender.send(Ok(position));
                 }
                 Ok(())
             }
+            Err(error @ Error::Transaction { .. }) => Err(error),
             Err(error) => Err(txn_error("commit", TxnErrorClass::Abortable, error.to_string())),
         }
     }
