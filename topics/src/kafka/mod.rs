@@ -81,8 +81,8 @@ pub(crate) struct Shared {
     admin: AdminClient<LogContext>,
     /// Partition count of each topic seen, for keyed sends.
     partitions: RwLock<HashMap<String, i32>>,
-    /// Topics whose partition count is being looked up in the background.
-    refreshing: Mutex<Vec<String>>,
+    /// Topics whose partition count was last looked up in the background, and when.
+    refreshing: Mutex<HashMap<String, Instant>>,
 }
 
 /// Routes librdkafka's log lines and global errors to `tracing`.
@@ -152,7 +152,7 @@ impl KafkaLog {
             metadata,
             admin,
             partitions: RwLock::new(HashMap::new()),
-            refreshing: Mutex::new(Vec::new()),
+            refreshing: Mutex::new(HashMap::new()),
         });
         let log = KafkaLog {
             shared: OffThread::new(shared),
