@@ -32,6 +32,7 @@ use crate::log::{
 use crate::record::{OutRecord, Position, TopicPartition};
 
 pub(crate) use errors::is_retriable_code;
+pub(crate) use producer::KafkaDelivery;
 use runtime::{blocking, OffThread};
 
 /// The log on a Kafka cluster, shared behind an `Arc<dyn Log>`.
