@@ -68,6 +68,15 @@ pub(crate) const MESSAGE_TIMEOUT_MS: &str = "120000";
 /// 10 ms burns a third more than everything else the broker does, 50 ms nothing measurable.
 pub(crate) const FETCH_WAIT_MAX_MS: &str = "50";
 
+/// `fetch.queue.backoff.ms`: how long the fetcher pauses a partition whose local queue is
+/// over its thresholds (`queued.min.messages`, 100,000 records; `queued.max.messages.kbytes`).
+/// 10 ms (librdkafka: 1,000 ms): with the default, a reader that drains a backlog faster than
+/// the fetcher refills — replay, a coordinator restoring state — stalls for up to a second
+/// each time. Measured (`benches/log_throughput.rs`, 1,000,000 records of 200 B, bare
+/// rdkafka): 0.57 million records/s consumed with 1,000 ms, 1.26 million with 50 ms, 1.86
+/// million with 10 ms. The cost is a threshold check every 10 ms while a queue is full.
+pub(crate) const FETCH_QUEUE_BACKOFF_MS: &str = "10";
+
 /// `fetch.min.bytes`: answer a fetch as soon as one byte is there (the default, kept on
 /// purpose: anything larger trades latency for fewer requests).
 pub(crate) const FETCH_MIN_BYTES: &str = "1";
@@ -189,6 +198,7 @@ pub(crate) fn consumer(config: &KafkaConfig, member: &ConsumerConfig) -> Result<
         .set("auto.offset.reset", reset)
         .set("partition.assignment.strategy", ASSIGNMENT_STRATEGY)
         .set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS)
+        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
         .set("fetch.min.bytes", FETCH_MIN_BYTES)
         .set("session.timeout.ms", SESSION_TIMEOUT_MS);
     apply(&mut client, &config.properties);
@@ -209,6 +219,7 @@ pub(crate) fn standalone(
     let mut client = common(config, "reader");
     client
         .set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS)
+        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
         .set("auto.offset.reset", "earliest");
     apply(&mut client, &config.properties);
     client
