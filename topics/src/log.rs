@@ -158,17 +158,29 @@ impl std::fmt::Debug for GroupMetadata {
 }
 
 /// Resolves when a produced record is durable (acknowledged by the broker, or written).
-pub struct Delivery(Pin<Box<dyn Future<Output = Result<Position>> + Send>>);
+pub struct Delivery(DeliveryInner);
+
+enum DeliveryInner {
+    Boxed(Pin<Box<dyn Future<Output = Result<Position>> + Send>>),
+    /// Kafka's delivery future held inline: no allocation, and one pointer fewer to chase
+    /// when awaited (measurable at hundreds of thousands of records per second).
+    Kafka(crate::kafka::KafkaDelivery),
+}
 
 impl Delivery {
     /// Wraps a backend's delivery future.
     pub(crate) fn new(future: impl Future<Output = Result<Position>> + Send + 'static) -> Self {
-        Self(Box::pin(future))
+        Self(DeliveryInner::Boxed(Box::pin(future)))
     }
 
     /// A delivery that has already completed.
     pub(crate) fn ready(result: Result<Position>) -> Self {
         Self::new(std::future::ready(result))
+    }
+
+    /// Wraps a Kafka delivery without boxing it.
+    pub(crate) fn kafka(delivery: crate::kafka::KafkaDelivery) -> Self {
+        Self(DeliveryInner::Kafka(delivery))
     }
 }
 
@@ -176,7 +188,10 @@ impl Future for Delivery {
     type Output = Result<Position>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.0.as_mut().poll(cx)
+        match &mut self.0 {
+            DeliveryInner::Boxed(future) => future.as_mut().poll(cx),
+            DeliveryInner::Kafka(delivery) => Pin::new(delivery).poll(cx),
+        }
     }
 }
 

@@ -83,16 +83,20 @@ impl Shared {
         None
     }
 
+    /// Looks the partition count of `topic` up on the blocking pool — at most once a second
+    /// per topic, so sends to a topic that does not exist (yet) do not flood the broker.
     fn refresh_in_background(self: &Arc<Self>, topic: &str) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         {
-            let mut refreshing = self.refreshing.lock().expect("refresh lock");
-            if refreshing.iter().any(|t| t == topic) {
+            let mut recent = self.refreshing.lock().expect("refresh lock");
+            let now = Instant::now();
+            recent.retain(|_, at| now.duration_since(*at) < Duration::from_secs(1));
+            if recent.contains_key(topic) {
                 return;
             }
-            refreshing.push(topic.to_owned());
+            recent.insert(topic.to_owned(), now);
         }
         let shared = Arc::clone(self);
         let topic = topic.to_owned();
@@ -100,11 +104,6 @@ impl Shared {
             if let Ok(counts) = shared.metadata_of(Some(&topic), REQUEST_TIMEOUT) {
                 shared.remember_partitions(counts);
             }
-            shared
-                .refreshing
-                .lock()
-                .expect("refresh lock")
-                .retain(|t| *t != topic);
         });
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
@@ -94,18 +94,46 @@ pub(crate) fn partitions_of(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
         .collect()
 }
 
-/// A record as the log hands it out (key and payload copied out of librdkafka's buffer).
-pub(crate) fn to_record(message: &BorrowedMessage<'_>) -> Record {
-    Record {
-        topic: message.topic().to_owned(),
-        partition: message.partition(),
-        offset: message.offset(),
-        key: message.key().map(Bytes::copy_from_slice),
-        payload: message
-            .payload()
-            .map(Bytes::copy_from_slice)
-            .unwrap_or_default(),
-        timestamp_ms: message.timestamp().to_millis().unwrap_or(-1),
+/// Copies records out of librdkafka's buffers. Keys and payloads of up to [`SHARED_MAX`]
+/// bytes are packed into shared chunks of [`CHUNK`] bytes — one allocation per chunk rather
+/// than two per record, which the consume benchmark shows is a good part of the cost of a
+/// record at a million and more per second. A record's key or payload keeps its chunk alive
+/// (at most 64 KiB) until it is dropped.
+#[derive(Default)]
+pub(crate) struct Copier {
+    chunk: BytesMut,
+}
+
+/// Bytes per shared chunk.
+const CHUNK: usize = 64 * 1024;
+/// Larger keys and payloads get an allocation of their own.
+const SHARED_MAX: usize = 4 * 1024;
+
+impl Copier {
+    fn copy(&mut self, bytes: &[u8]) -> Bytes {
+        if bytes.is_empty() {
+            return Bytes::new();
+        }
+        if bytes.len() > SHARED_MAX {
+            return Bytes::copy_from_slice(bytes);
+        }
+        if self.chunk.capacity() - self.chunk.len() < bytes.len() {
+            self.chunk = BytesMut::with_capacity(CHUNK);
+        }
+        self.chunk.extend_from_slice(bytes);
+        self.chunk.split().freeze()
+    }
+
+    /// A record as the log hands it out.
+    pub(crate) fn record(&mut self, message: &BorrowedMessage<'_>) -> Record {
+        Record {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(|key| self.copy(key)),
+            payload: message.payload().map(|p| self.copy(p)).unwrap_or_default(),
+            timestamp_ms: message.timestamp().to_millis().unwrap_or(-1),
+        }
     }
 }
 
@@ -114,6 +142,7 @@ pub(crate) struct KafkaConsumer {
     base: OffThread<Arc<BaseConsumer<MemberContext>>>,
     signals: Arc<Signals>,
     closed: AtomicBool,
+    copier: Mutex<Copier>,
 }
 
 impl KafkaConsumer {
@@ -139,6 +168,7 @@ impl KafkaConsumer {
             base: OffThread::new(Arc::new(base)),
             signals,
             closed: AtomicBool::new(false),
+            copier: Mutex::new(Copier::default()),
         })
     }
 
@@ -157,6 +187,7 @@ impl KafkaConsumer {
             return Ok(Some(event));
         }
         let mut records = Vec::new();
+        let mut copier = self.copier.lock().expect("copier lock");
         // `poll` answers `None` both for an empty queue and after serving an event (a commit
         // result, a rebalance) that may have records queued behind it; a few empty answers in
         // a row tell the two apart.
@@ -165,7 +196,7 @@ impl KafkaConsumer {
             match self.base.poll(Duration::ZERO) {
                 Some(Ok(message)) => {
                     empty_answers = 0;
-                    records.push(to_record(&message));
+                    records.push(copier.record(&message));
                 }
                 Some(Err(error)) => {
                     let transient = error

@@ -32,6 +32,7 @@ use crate::log::{
 use crate::record::{OutRecord, Position, TopicPartition};
 
 pub(crate) use errors::is_retriable_code;
+pub(crate) use producer::KafkaDelivery;
 use runtime::{blocking, OffThread};
 
 /// The log on a Kafka cluster, shared behind an `Arc<dyn Log>`.
@@ -50,12 +51,13 @@ use runtime::{blocking, OffThread};
 ///   `Retriable` → call the same method again; `Abortable` → abort, seek the consumer back to
 ///   its committed offsets, redo the batch; `Fatal` (also when fenced by a newer producer with
 ///   the same id) → drop the producer and open a new one with the same id.
-/// - **Settings**: low latency that still batches under load — `linger.ms=1`,
-///   `fetch.wait.max.ms=10`, a producer queue of 1,000,000 records, `session.timeout.ms=10000`,
-///   Nagle off, reconnect backoff ≤ 1 s, `message.timeout.ms=120000`. [`KafkaConfig::property`]
-///   overrides any of them, except the few the contract rests on (idempotence, `acks=all`,
-///   the `murmur2_random` partitioner, no auto-created topics, no auto-commit,
-///   `read_committed`), which are refused with [`Error::Invalid`].
+/// - **Settings**: batching under load at a small latency cost — `linger.ms=5`,
+///   `fetch.wait.max.ms=50`, `fetch.queue.backoff.ms=10`, a producer queue of 1,000,000
+///   records, `session.timeout.ms=10000`, Nagle off, reconnect backoff ≤ 1 s,
+///   `message.timeout.ms=120000`. [`KafkaConfig::property`] overrides any of them, except the
+///   few the contract rests on (idempotence, `acks=all`, the `murmur2_random` partitioner, no
+///   auto-created topics, no auto-commit, `read_committed`), which are refused with
+///   [`Error::Invalid`].
 ///
 /// Blocking librdkafka calls (commits, metadata, offsets, flush) and the blocking drops of its
 /// handles run on tokio's blocking pool, never on the executor's threads. Records still
@@ -81,8 +83,8 @@ pub(crate) struct Shared {
     admin: AdminClient<LogContext>,
     /// Partition count of each topic seen, for keyed sends.
     partitions: RwLock<HashMap<String, i32>>,
-    /// Topics whose partition count is being looked up in the background.
-    refreshing: Mutex<Vec<String>>,
+    /// Topics whose partition count was last looked up in the background, and when.
+    refreshing: Mutex<HashMap<String, Instant>>,
 }
 
 /// Routes librdkafka's log lines and global errors to `tracing`.
@@ -152,7 +154,7 @@ impl KafkaLog {
             metadata,
             admin,
             partitions: RwLock::new(HashMap::new()),
-            refreshing: Mutex::new(Vec::new()),
+            refreshing: Mutex::new(HashMap::new()),
         });
         let log = KafkaLog {
             shared: OffThread::new(shared),

@@ -8,7 +8,10 @@
 //! agree, so order per key holds across the switch.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot::Canceled;
@@ -18,6 +21,7 @@ use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode as Code;
 
+use super::errors::transactional_delivery;
 use super::settings::MESSAGE_TIMEOUT_MS;
 use super::{LogContext, Shared};
 use crate::error::{Error, Result};
@@ -61,6 +65,38 @@ pub(crate) fn is_queue_full(error: &KafkaError) -> bool {
     error.rdkafka_error_code() == Some(Code::QueueFull)
 }
 
+/// A Kafka delivery future, mapped to our terms when it resolves.
+pub(crate) struct KafkaDelivery {
+    future: DeliveryFuture,
+    transactional: bool,
+}
+
+impl KafkaDelivery {
+    pub(crate) fn new(future: DeliveryFuture, transactional: bool) -> Self {
+        Self {
+            future,
+            transactional,
+        }
+    }
+}
+
+impl Future for KafkaDelivery {
+    type Output = Result<Position>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let transactional = self.transactional;
+        Pin::new(&mut self.future).poll(cx).map(|report| {
+            let result = delivered(report);
+            match result {
+                Err(Error::Kafka { source, .. }) if transactional => {
+                    Err(transactional_delivery(source))
+                }
+                other => other,
+            }
+        })
+    }
+}
+
 /// [`Log::send`](crate::Log::send) on the shared producer.
 pub(crate) fn send(
     shared: &Arc<Shared>,
@@ -68,7 +104,7 @@ pub(crate) fn send(
     record: OutRecord,
 ) -> Result<Delivery> {
     match enqueue(shared, producer, record) {
-        Ok(future) => Ok(Delivery::new(async move { delivered(future.await) })),
+        Ok(future) => Ok(Delivery::kafka(KafkaDelivery::new(future, false))),
         Err((error, record)) if is_queue_full(&error) => Err(Error::QueueFull(Box::new(record))),
         Err((error, record)) => Err(enqueue_error(error, &record)),
     }

@@ -10,7 +10,7 @@ use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::Notify;
 
-use super::consumer::to_record;
+use super::consumer::Copier;
 use super::errors::{is_transient_consumer_error, kafka};
 use super::runtime::{blocking, OffThread};
 use super::settings::{self, REQUEST_TIMEOUT};
@@ -32,6 +32,7 @@ pub(crate) struct KafkaPartitionReader {
     tp: TopicPartition,
     end: i64,
     done: bool,
+    copier: Copier,
 }
 
 impl KafkaPartitionReader {
@@ -62,6 +63,7 @@ impl KafkaPartitionReader {
             wake,
             tp: tp.clone(),
             end,
+            copier: Copier::default(),
         })
     }
 
@@ -104,7 +106,7 @@ impl PartitionReader for KafkaPartitionReader {
                         self.done = true;
                         break;
                     }
-                    records.push(to_record(&message));
+                    records.push(self.copier.record(&message));
                     self.done = message.offset() + 1 >= self.end;
                     if records.len() >= BATCH {
                         break;

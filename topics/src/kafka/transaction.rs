@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use rdkafka::producer::Producer as _;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::errors::{kafka, transaction, transactional_delivery};
-use super::producer::{delivered, enqueue, is_queue_full, Producer};
+use super::errors::{kafka, transaction};
+use super::producer::{enqueue, is_queue_full, KafkaDelivery, Producer};
 use super::runtime::{blocking, OffThread};
 use super::settings::{self, REQUEST_TIMEOUT};
 use super::{create, LogContext, Shared};
@@ -67,12 +67,7 @@ impl TransactionalProducer for KafkaTransactionalProducer {
 
     fn send(&self, record: OutRecord) -> Result<Delivery> {
         match enqueue(&self.shared, &self.producer, record) {
-            Ok(future) => Ok(Delivery::new(async move {
-                delivered(future.await).map_err(|error| match error {
-                    Error::Kafka { source, .. } => transactional_delivery(source),
-                    other => other,
-                })
-            })),
+            Ok(future) => Ok(Delivery::kafka(KafkaDelivery::new(future, true))),
             Err((error, record)) if is_queue_full(&error) => {
                 Err(Error::QueueFull(Box::new(record)))
             }
