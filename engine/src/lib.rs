@@ -1,5 +1,6 @@
 //! The Celeriac engine: app, tasks, workers, coordinator, results, beat and HTTP API.
 
+pub mod coordinator;
 mod names;
 mod worker;
 
