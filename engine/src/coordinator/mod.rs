@@ -7,7 +7,10 @@
 //!
 //! - [`Core`]: the deterministic core, `apply(state, input, now) -> actions`, over
 //!   [`StateAccess`] ([`MemoryState`] in tests, a RocksDB write batch in the runner).
+//! - [`Coordinator`]: the I/O loop — consume, apply, publish and commit offsets in one
+//!   transaction, then write the state batch; restore newly owned partitions from the log.
 //! - [`CoordinatorStore`]: read access to the state (task results, workflow views, digest).
+//! - [`replay`]: rebuild a store from the log into a fresh directory.
 //!
 //! # Record conventions
 //!
@@ -22,6 +25,9 @@ mod core;
 mod error;
 mod events;
 mod plan;
+mod replay;
+mod restore;
+mod runner;
 mod state;
 mod store;
 mod timers;
@@ -29,6 +35,8 @@ mod workflow;
 
 pub use self::core::{record_key, Action, Core, CoreConfig, CoreStats, Input, RecordMeta, Source};
 pub use self::error::{Error, Result};
+pub use self::replay::{replay, ReplayOptions, ReplayProgress, ReplaySummary};
+pub use self::runner::{Coordinator, CoordinatorBuilder, CoordinatorHandle};
 pub use self::state::{MemoryState, StateAccess, StepStatus, Table};
 pub use self::store::{task_result, CoordinatorStore, StepView, StoreCounts, WorkflowView};
 pub use self::timers::TIMER_DUE_HEADER;
