@@ -8,6 +8,7 @@
 
 mod app;
 pub mod beat;
+pub mod coordinator;
 mod demo;
 mod error;
 mod names;
