@@ -193,6 +193,7 @@ on_both_backends! {
         let add = app.task("add", |(x, y): (i64, i64)| async move { Ok(x + y) }).expect("register");
         let worker = app.worker().spawn();
         let topic = app.names().tasks("default");
+        app.log().create_topics(&[app.names().queue_topic("default")]).await.expect("queue topic");
         app.log().send(OutRecord::keyed(topic, "poison", &b"\xc3\x01not an avro record"[..])).expect("send").await.expect("sent");
         let unknown = app.send_task("no.such.task", &serde_json::json!([]), SendOptions::default()).await.expect("sent");
         match unknown.get(secs(30)).await {

@@ -16,8 +16,7 @@ use crate::registry::TaskEntry;
 use crate::task::{Ctx, DeliveryInfo, Request, TaskBody, TaskError};
 use crate::{lock, Result};
 
-/// Header naming a workflow step's kind when it is MAP or STARMAP.
-pub(crate) const STEP_KIND_HEADER: &str = "celeriac.step_kind";
+use crate::coordinator::STEP_KIND_HEADER;
 
 /// A message taken from a queue, ready to run.
 pub(crate) struct Job {

@@ -40,6 +40,7 @@ pub struct WorkerBuilder {
     grace: Duration,
     heartbeat: Duration,
     send_events: bool,
+    coordinator: bool,
 }
 
 /// What one running task looks like to `inspect active`.
@@ -99,7 +100,8 @@ impl App {
             prefetch: None,
             grace: Duration::from_secs(30),
             heartbeat: Duration::from_secs(2),
-            send_events: true,
+            send_events: false,
+            coordinator: true,
         }
     }
 }
@@ -129,7 +131,14 @@ impl WorkerBuilder {
         self
     }
 
-    /// Sends RECEIVED events and heartbeats (on by default; Celery's `-E`).
+    /// Also runs a coordinator member in this process (on by default): it records results,
+    /// fires countdowns and runs workflows for the partitions the group gives it.
+    pub fn coordinator(mut self, on: bool) -> Self {
+        self.coordinator = on;
+        self
+    }
+
+    /// Sends a RECEIVED event for every task taken (off by default; Celery's `-E`).
     pub fn send_events(mut self, on: bool) -> Self {
         self.send_events = on;
         self
@@ -169,6 +178,7 @@ impl WorkerBuilder {
                 self.grace,
             )));
         }
+        let coordinator = if self.coordinator { Some(self.start_coordinator()?) } else { None };
         let control = tokio::spawn(control::listen(shared.clone()));
         let heartbeat = tokio::spawn(events::heartbeats(shared.clone(), self.heartbeat));
         let mut result = Ok(());
@@ -186,7 +196,32 @@ impl WorkerBuilder {
         cancel.cancel();
         control.abort();
         heartbeat.abort();
+        if let Some(coordinator) = coordinator {
+            if let Err(error) = coordinator.shutdown().await {
+                tracing::warn!(%error, "the coordinator stopped with an error");
+            }
+        }
         result
+    }
+
+    /// A coordinator member on this app's log, with its store under the state directory
+    /// (another in this process holds the usual one: this one rebuilds from the log).
+    fn start_coordinator(&self) -> Result<crate::coordinator::CoordinatorHandle> {
+        let app = &self.app;
+        let base = app.state_dir().join("coordinator");
+        let store = match crate::coordinator::CoordinatorStore::open(&base) {
+            Ok(store) => store,
+            Err(_) => crate::coordinator::CoordinatorStore::open(app.state_dir().join(format!("coordinator-{}", Uuid::now_v7())))
+                .map_err(|e| crate::Error::Storage { path: base.display().to_string(), detail: e.to_string() })?,
+        };
+        let coordinator = crate::coordinator::Coordinator::builder(app.inner.log.clone())
+            .names(app.inner.names.clone())
+            .store(store)
+            .hostname(app.hostname().to_owned())
+            .result_expiry(Some(app.inner.result_expires))
+            .build()
+            .map_err(|e| crate::Error::Storage { path: base.display().to_string(), detail: e.to_string() })?;
+        Ok(coordinator.spawn())
     }
 }
 
