@@ -343,3 +343,76 @@ async fn a_mismatched_partition_count_is_a_startup_error() {
         "{error}"
     );
 }
+
+/// Measures how fast the coordinator applies lone-task events (`--ignored`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn throughput_of_lone_task_events() {
+    use celeriac_schemas::TaskEventKind;
+    use coordinator_support::{event, outcome_event};
+    let n = 50_000;
+    for kinds in [1usize, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, names) = embedded(&dir.path().join("log")).await;
+        let mut records = Vec::new();
+        for _ in 0..n {
+            let message = TaskMessage::new("noop", "application/json", b"[]".to_vec());
+            let mut events = vec![outcome_event(&message, &Ok(Value::Null), 1)];
+            if kinds == 3 {
+                events.insert(0, event(&message, TaskEventKind::Started, 1));
+                events.insert(0, event(&message, TaskEventKind::Received, 1));
+            }
+            for e in events {
+                let key = record_key(&message.root_id);
+                records.push(OutRecord::keyed(names.events(), key, e.encode().unwrap()));
+            }
+        }
+        for chunk in records.chunks(10_000) {
+            log.send_batch(chunk.to_vec()).await.unwrap();
+        }
+        let started = Instant::now();
+        let handle = coordinator(&log, &names, &dir.path().join("state"))
+            .build()
+            .unwrap()
+            .spawn();
+        let store = handle.store().clone();
+        wait_caught_up(log.as_ref(), &names, &store, Duration::from_secs(300)).await;
+        let elapsed = started.elapsed();
+        handle.shutdown().await.unwrap();
+        eprintln!(
+            "{n} lone tasks x {kinds} event(s): {elapsed:?}, {:.0} tasks/s, {:.0} events/s (debug build)",
+            n as f64 / elapsed.as_secs_f64(),
+            (n * kinds) as f64 / elapsed.as_secs_f64()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_ahead_of_the_log_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    {
+        let (log, names) = embedded(&dir.path().join("log")).await;
+        let worker = Worker::spawn(log.clone(), names.clone(), false);
+        let handle = coordinator(&log, &names, &state).build().unwrap().spawn();
+        let dag = &chains(1, 2)[0];
+        submit(log.as_ref(), &names, &dag.to_spec()).await;
+        output(handle.store(), dag).await;
+        worker.stop().await;
+        handle.shutdown().await.unwrap();
+    }
+    // The log is wiped; the state directory stays.
+    let (log, names) = embedded(&dir.path().join("other-log")).await;
+    let outcome = coordinator(&log, &names, &state)
+        .build()
+        .unwrap()
+        .run(Default::default());
+    let error = tokio::time::timeout(WAIT, outcome)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("belongs to another log"),
+        "{error}"
+    );
+}

@@ -403,6 +403,18 @@ impl Runner {
                 continue;
             };
             let applied = self.c.store.applied_offset(tp)?.unwrap_or(0);
+            let (_, high) = (self.c.log.watermarks(tp).await)
+                .map_err(|e| Error::log(format!("reading the watermarks of {tp}"), e))?;
+            if applied > high {
+                return Err(Error::Config {
+                    what: "state_dir",
+                    detail: format!(
+                        "the store at {} applied {tp} up to offset {applied}, but the log ends at {high}: \
+                         it belongs to another log; delete it to rebuild from this one",
+                        self.c.store.path().display()
+                    ),
+                });
+            }
             // Workflows and events up to what the group committed (their actions are in the
             // log already); timers to the end, since applying them publishes nothing.
             let end = match source {
@@ -475,13 +487,10 @@ impl Runner {
                 Input::from_record(source, record),
                 now,
             )?);
-            set_applied_offset(
-                &mut batch,
-                &record.topic,
-                record.partition,
-                record.offset + 1,
-            );
             offsets.insert(tp, record.offset + 1);
+        }
+        for (tp, next) in &offsets {
+            set_applied_offset(&mut batch, &tp.topic, tp.partition, *next);
         }
         for &partition in &self.owned_timers {
             let due = batch.scan(
