@@ -416,3 +416,31 @@ async fn a_store_ahead_of_the_log_is_refused() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborted_transactions_are_applied_again_and_publish_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, names) = embedded(&dir.path().join("log")).await;
+    let worker = Worker::spawn(log.clone(), names.clone(), true);
+    let handle = coordinator(&log, &names, &dir.path().join("state"))
+        .max_batch(20)
+        .abort_transactions(25)
+        .build()
+        .unwrap()
+        .spawn();
+    let dags = workflows(50);
+    let long = chains(4, 6);
+    for dag in dags.iter().chain(&long) {
+        submit(log.as_ref(), &names, &dag.to_spec()).await;
+    }
+    let store = handle.store().clone();
+    for (dag, expected) in dags.iter().zip(expected(50)) {
+        assert_eq!(output(&store, dag).await, expected);
+    }
+    for (i, dag) in long.iter().enumerate() {
+        assert_eq!(output(&store, dag).await, json!(i + 5));
+    }
+    worker.stop().await;
+    handle.shutdown().await.unwrap();
+    exactly_once(log.as_ref(), &names).await;
+}

@@ -42,6 +42,7 @@ pub struct CoordinatorBuilder {
     max_batch: usize,
     sweep_interval: Duration,
     crash_after_commits: Option<u64>,
+    abort_transactions: u64,
 }
 
 impl std::fmt::Debug for CoordinatorBuilder {
@@ -113,6 +114,14 @@ impl CoordinatorBuilder {
         self
     }
 
+    /// Test hook: make the first `n` transactions fail as abortable at commit, so their
+    /// batches are dropped and applied again.
+    #[doc(hidden)]
+    pub fn abort_transactions(mut self, n: u64) -> Self {
+        self.abort_transactions = n;
+        self
+    }
+
     /// Opens the store and returns the coordinator, ready to [`run`](Coordinator::run).
     pub fn build(self) -> Result<Coordinator> {
         let store = match (self.store, &self.state_dir) {
@@ -137,6 +146,7 @@ impl CoordinatorBuilder {
             max_batch: self.max_batch,
             sweep_interval: self.sweep_interval,
             crash_after_commits: self.crash_after_commits,
+            abort_transactions: self.abort_transactions,
         })
     }
 }
@@ -152,6 +162,7 @@ pub struct Coordinator {
     max_batch: usize,
     sweep_interval: Duration,
     crash_after_commits: Option<u64>,
+    abort_transactions: u64,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -219,6 +230,7 @@ impl Coordinator {
             max_batch: 5_000,
             sweep_interval: Duration::from_secs(60),
             crash_after_commits: None,
+            abort_transactions: 0,
         }
     }
 
@@ -584,13 +596,26 @@ impl Runner {
             }
             Some(_) => {
                 tracing::info!(%error, "aborting the transaction; the batch will be applied again");
-                if let Err(error) = self.producer.abort().await {
-                    tracing::warn!(%error, "aborting a transaction");
-                }
+                self.abort().await;
             }
-            None => return Err(Error::log("publishing a batch", error)),
+            None if error.is_retriable() => {
+                tracing::warn!(%error, "publishing a batch; aborting and trying again");
+                self.abort().await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            None => {
+                self.abort().await;
+                return Err(Error::log("publishing a batch", error));
+            }
         }
         Ok(Outcome::Aborted)
+    }
+
+    /// Aborts the open transaction, if any (best effort: a failed abort is logged).
+    async fn abort(&self) {
+        if let Err(error) = self.producer.abort().await {
+            tracing::warn!(%error, "aborting a transaction");
+        }
     }
 
     async fn try_transact(
@@ -605,6 +630,14 @@ impl Runner {
         if !offsets.is_empty() {
             let group = self.consumer.group_metadata()?;
             self.producer.send_offsets(offsets, &group).await?;
+        }
+        if self.c.abort_transactions > 0 {
+            self.c.abort_transactions -= 1;
+            return Err(celeriac_topics::Error::Transaction {
+                operation: "commit",
+                class: TxnErrorClass::Abortable,
+                detail: "injected failure".into(),
+            });
         }
         self.producer.commit().await
     }
