@@ -444,3 +444,30 @@ async fn aborted_transactions_are_applied_again_and_publish_nothing_twice() {
     handle.shutdown().await.unwrap();
     exactly_once(log.as_ref(), &names).await;
 }
+
+/// Times a 10,000-member chord end to end on the embedded log (`--ignored`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn time_a_chord_of_10000_members_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, names) = embedded(&dir.path().join("log")).await;
+    let header = (0..10_000).map(|i| Canvas::task("add", vec![json!(i), json!(1)]));
+    let dag = Canvas::chord(header, Canvas::partial("tsum", vec![]))
+        .compile(Uuid::new_v4())
+        .unwrap();
+    let worker = Worker::spawn(log.clone(), names.clone(), false);
+    let handle = coordinator(&log, &names, &dir.path().join("state"))
+        .build()
+        .unwrap()
+        .spawn();
+    tokio::time::sleep(Duration::from_millis(100)).await; // assigned and restored
+    let started = Instant::now();
+    submit(log.as_ref(), &names, &dag.to_spec()).await;
+    output(handle.store(), &dag).await;
+    eprintln!(
+        "10k chord end to end (debug build): {:?}",
+        started.elapsed()
+    );
+    worker.stop().await;
+    handle.shutdown().await.unwrap();
+}
