@@ -776,3 +776,30 @@ fn an_invalid_workflow_is_dead_lettered_and_its_output_fails() {
     assert!(sim.enqueued.is_empty());
     assert!(WorkflowView::read(&sim.state, &spec.id).unwrap().is_none());
 }
+
+#[test]
+fn the_sweep_forgets_expired_results_only() {
+    let mut sim = Sim::new();
+    let (old, new) = (lone("add"), lone("add"));
+    sim.event(outcome_event(&old, &Ok(json!(1)), 1_000));
+    sim.event(event(&new, TaskEventKind::Started, 5_000));
+    sim.event(outcome_event(&new, &Ok(json!(2)), 9_000));
+    let day = 24 * 3600 * 1000;
+    sim.apply(Input::Sweep {
+        now_ms: 1_000 + day,
+        limit: 100,
+    });
+    assert!(sim.result(&old.id).is_none());
+    assert_eq!(sim.result(&new.id).unwrap().state, TaskState::Success);
+    assert_eq!(
+        sim.state.len(Table::Expiry),
+        1,
+        "the replaced STARTED entry left the index"
+    );
+    sim.apply(Input::Sweep {
+        now_ms: 9_000 + day,
+        limit: 100,
+    });
+    assert!(sim.result(&new.id).is_none());
+    assert_eq!(sim.core.stats().results_swept, 2);
+}

@@ -343,3 +343,131 @@ async fn a_mismatched_partition_count_is_a_startup_error() {
         "{error}"
     );
 }
+
+/// Measures how fast the coordinator applies lone-task events (`--ignored`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn throughput_of_lone_task_events() {
+    use celeriac_schemas::TaskEventKind;
+    use coordinator_support::{event, outcome_event};
+    let n = 50_000;
+    for kinds in [1usize, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, names) = embedded(&dir.path().join("log")).await;
+        let mut records = Vec::new();
+        for _ in 0..n {
+            let message = TaskMessage::new("noop", "application/json", b"[]".to_vec());
+            let mut events = vec![outcome_event(&message, &Ok(Value::Null), 1)];
+            if kinds == 3 {
+                events.insert(0, event(&message, TaskEventKind::Started, 1));
+                events.insert(0, event(&message, TaskEventKind::Received, 1));
+            }
+            for e in events {
+                let key = record_key(&message.root_id);
+                records.push(OutRecord::keyed(names.events(), key, e.encode().unwrap()));
+            }
+        }
+        for chunk in records.chunks(10_000) {
+            log.send_batch(chunk.to_vec()).await.unwrap();
+        }
+        let started = Instant::now();
+        let handle = coordinator(&log, &names, &dir.path().join("state"))
+            .build()
+            .unwrap()
+            .spawn();
+        let store = handle.store().clone();
+        wait_caught_up(log.as_ref(), &names, &store, Duration::from_secs(300)).await;
+        let elapsed = started.elapsed();
+        handle.shutdown().await.unwrap();
+        eprintln!(
+            "{n} lone tasks x {kinds} event(s): {elapsed:?}, {:.0} tasks/s, {:.0} events/s (debug build)",
+            n as f64 / elapsed.as_secs_f64(),
+            (n * kinds) as f64 / elapsed.as_secs_f64()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_ahead_of_the_log_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    {
+        let (log, names) = embedded(&dir.path().join("log")).await;
+        let worker = Worker::spawn(log.clone(), names.clone(), false);
+        let handle = coordinator(&log, &names, &state).build().unwrap().spawn();
+        let dag = &chains(1, 2)[0];
+        submit(log.as_ref(), &names, &dag.to_spec()).await;
+        output(handle.store(), dag).await;
+        worker.stop().await;
+        handle.shutdown().await.unwrap();
+    }
+    // The log is wiped; the state directory stays.
+    let (log, names) = embedded(&dir.path().join("other-log")).await;
+    let outcome = coordinator(&log, &names, &state)
+        .build()
+        .unwrap()
+        .run(Default::default());
+    let error = tokio::time::timeout(WAIT, outcome)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("belongs to another log"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborted_transactions_are_applied_again_and_publish_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, names) = embedded(&dir.path().join("log")).await;
+    let worker = Worker::spawn(log.clone(), names.clone(), true);
+    let handle = coordinator(&log, &names, &dir.path().join("state"))
+        .max_batch(20)
+        .abort_transactions(25)
+        .build()
+        .unwrap()
+        .spawn();
+    let dags = workflows(50);
+    let long = chains(4, 6);
+    for dag in dags.iter().chain(&long) {
+        submit(log.as_ref(), &names, &dag.to_spec()).await;
+    }
+    let store = handle.store().clone();
+    for (dag, expected) in dags.iter().zip(expected(50)) {
+        assert_eq!(output(&store, dag).await, expected);
+    }
+    for (i, dag) in long.iter().enumerate() {
+        assert_eq!(output(&store, dag).await, json!(i + 5));
+    }
+    worker.stop().await;
+    handle.shutdown().await.unwrap();
+    exactly_once(log.as_ref(), &names).await;
+}
+
+/// Times a 10,000-member chord end to end on the embedded log (`--ignored`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn time_a_chord_of_10000_members_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, names) = embedded(&dir.path().join("log")).await;
+    let header = (0..10_000).map(|i| Canvas::task("add", vec![json!(i), json!(1)]));
+    let dag = Canvas::chord(header, Canvas::partial("tsum", vec![]))
+        .compile(Uuid::new_v4())
+        .unwrap();
+    let worker = Worker::spawn(log.clone(), names.clone(), false);
+    let handle = coordinator(&log, &names, &dir.path().join("state"))
+        .build()
+        .unwrap()
+        .spawn();
+    tokio::time::sleep(Duration::from_millis(100)).await; // assigned and restored
+    let started = Instant::now();
+    submit(log.as_ref(), &names, &dag.to_spec()).await;
+    output(handle.store(), &dag).await;
+    eprintln!(
+        "10k chord end to end (debug build): {:?}",
+        started.elapsed()
+    );
+    worker.stop().await;
+    handle.shutdown().await.unwrap();
+}

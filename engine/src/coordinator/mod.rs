@@ -22,6 +22,7 @@
 //! carries goes to `dead`; it never stops the coordinator.
 
 mod core;
+mod cycle;
 mod error;
 mod events;
 mod plan;

@@ -1,32 +1,18 @@
-//! The coordinator's I/O loop.
-//!
-//! One consumer in the coordinator group reads `workflows`, `timers` and `events`; one
-//! transactional producer per process publishes. Per polled batch: begin; apply each record
-//! to a write batch (the applied offsets inside it); apply ticks of due timers; send the
-//! actions; send the next offsets with the group's metadata (fencing); commit; only then
-//! write the batch. An abortable failure aborts, drops the batch and seeks back to the
-//! applied offsets; a fatal one also rebuilds the producer. A newly owned partition is
-//! restored from the log first: `[applied, committed)` of `workflows` and `events`, and
-//! `timers` to its end, state only (see [`apply_range`](super::restore::apply_range)).
+//! A coordinator process: its builder, its handle, and what it checks before it starts
+//! (the loop itself is in `cycle.rs`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use celeriac_schemas::now_millis;
-use celeriac_topics::{
-    CommitOffset, Consumer, ConsumerConfig, ConsumerEvent, Log, OutRecord, Record, TopicPartition,
-    TopicSpec, TransactionalProducer, TxnErrorClass,
-};
+use celeriac_topics::{ConsumerConfig, Log};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::core::{Action, Core, CoreConfig, CoreStats, Input, Source};
+use super::core::{Core, CoreConfig, CoreStats};
+use super::cycle::Runner;
 use super::error::{Error, Result};
-use super::restore::{apply_range, Range};
-use super::state::{keys, set_applied_offset, StateAccess, Table};
-use super::store::{Batch, CoordinatorStore};
+use super::store::CoordinatorStore;
 use crate::TopicNames;
 
 /// Builds a [`Coordinator`].
@@ -42,6 +28,7 @@ pub struct CoordinatorBuilder {
     max_batch: usize,
     sweep_interval: Duration,
     crash_after_commits: Option<u64>,
+    abort_transactions: u64,
 }
 
 impl std::fmt::Debug for CoordinatorBuilder {
@@ -113,6 +100,14 @@ impl CoordinatorBuilder {
         self
     }
 
+    /// Test hook: make the first `n` transactions fail as abortable at commit, so their
+    /// batches are dropped and applied again.
+    #[doc(hidden)]
+    pub fn abort_transactions(mut self, n: u64) -> Self {
+        self.abort_transactions = n;
+        self
+    }
+
     /// Opens the store and returns the coordinator, ready to [`run`](Coordinator::run).
     pub fn build(self) -> Result<Coordinator> {
         let store = match (self.store, &self.state_dir) {
@@ -137,21 +132,23 @@ impl CoordinatorBuilder {
             max_batch: self.max_batch,
             sweep_interval: self.sweep_interval,
             crash_after_commits: self.crash_after_commits,
+            abort_transactions: self.abort_transactions,
         })
     }
 }
 
 /// A coordinator process: owns some partitions of `workflows`, `timers` and `events`.
 pub struct Coordinator {
-    log: Arc<dyn Log>,
-    names: TopicNames,
-    hostname: String,
-    store: CoordinatorStore,
-    core: Core,
-    tick_interval: Duration,
-    max_batch: usize,
-    sweep_interval: Duration,
-    crash_after_commits: Option<u64>,
+    pub(super) log: Arc<dyn Log>,
+    pub(super) names: TopicNames,
+    pub(super) hostname: String,
+    pub(super) store: CoordinatorStore,
+    pub(super) core: Core,
+    pub(super) tick_interval: Duration,
+    pub(super) max_batch: usize,
+    pub(super) sweep_interval: Duration,
+    pub(super) crash_after_commits: Option<u64>,
+    pub(super) abort_transactions: u64,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -219,6 +216,7 @@ impl Coordinator {
             max_batch: 5_000,
             sweep_interval: Duration::from_secs(60),
             crash_after_commits: None,
+            abort_transactions: 0,
         }
     }
 
@@ -268,25 +266,7 @@ impl Coordinator {
             .await
             .map_err(|e| Error::log("creating the transactional producer", e))?;
         tracing::info!(%transactional_id, partitions, "coordinator started");
-        let mut run = Runner {
-            sources: [
-                (topics[0].clone(), Source::Workflows),
-                (topics[1].clone(), Source::Timers),
-                (topics[2].clone(), Source::Events),
-            ]
-            .into_iter()
-            .collect(),
-            timers_topic: topics[1].clone(),
-            consumer,
-            producer,
-            transactional_id,
-            applied: HashMap::new(),
-            owned_timers: BTreeSet::new(),
-            known_topics: HashSet::new(),
-            commits: 0,
-            last_sweep: Instant::now(),
-            c: self,
-        };
+        let mut run = Runner::new(self, topics, consumer, producer, transactional_id);
         let outcome = run.run(&cancel).await;
         if let Err(error) = run.consumer.close().await {
             tracing::warn!(%error, "leaving the coordinator group");
@@ -321,341 +301,5 @@ impl Coordinator {
         describe(self.names.results()).await?;
         describe(self.names.dead()).await?;
         Ok(w.partitions)
-    }
-}
-
-/// The loop's state.
-struct Runner {
-    c: Coordinator,
-    sources: HashMap<String, Source>,
-    timers_topic: String,
-    consumer: Box<dyn Consumer>,
-    producer: Box<dyn TransactionalProducer>,
-    transactional_id: String,
-    /// Next offset to apply per owned partition (mirrors the store).
-    applied: HashMap<TopicPartition, i64>,
-    owned_timers: BTreeSet<i32>,
-    /// Topics known to exist (task queues are created on first use).
-    known_topics: HashSet<String>,
-    commits: u64,
-    last_sweep: Instant,
-}
-
-/// What became of a transaction.
-enum Outcome {
-    Committed,
-    Aborted,
-}
-
-impl Runner {
-    async fn run(&mut self, cancel: &CancellationToken) -> Result<()> {
-        loop {
-            let timeout = self.poll_timeout()?;
-            let event = tokio::select! {
-                () = cancel.cancelled() => return Ok(()),
-                event = self.consumer.poll(self.c.max_batch, timeout) => event,
-            };
-            match event {
-                Ok(ConsumerEvent::Assigned(tps)) => self.assigned(tps).await?,
-                Ok(ConsumerEvent::Revoked(tps)) => self.revoked(&tps),
-                Ok(ConsumerEvent::Records(records)) => self.process(records).await?,
-                Err(error) if error.is_retriable() => {
-                    tracing::warn!(%error, "polling the coordinator topics; retrying");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(error) => return Err(Error::log("polling the coordinator topics", error)),
-            }
-            if self.last_sweep.elapsed() >= self.c.sweep_interval {
-                self.sweep()?;
-            }
-        }
-    }
-
-    /// Waits no longer than the tick interval, nor past the earliest owned timer.
-    fn poll_timeout(&self) -> Result<Duration> {
-        let now = now_millis();
-        let mut timeout = self.c.tick_interval;
-        for &partition in &self.owned_timers {
-            if let Some(due) = self.c.store.next_due(partition)? {
-                timeout = timeout.min(Duration::from_millis(due.saturating_sub(now).max(0) as u64));
-            }
-        }
-        Ok(timeout)
-    }
-
-    /// Restores newly owned partitions from the log, then reads on from where they end.
-    async fn assigned(&mut self, mut tps: Vec<TopicPartition>) -> Result<()> {
-        let order = |tp: &TopicPartition| match self.sources.get(&tp.topic) {
-            Some(Source::Workflows) => 0,
-            Some(Source::Events) => 1,
-            _ => 2,
-        };
-        tps.sort_by_key(|tp| (tp.partition, order(tp)));
-        let committed = self
-            .consumer
-            .committed(&tps)
-            .await
-            .map_err(|e| Error::log("reading committed offsets", e))?;
-        let started = Instant::now();
-        let mut restored = 0;
-        for (tp, committed) in tps.iter().zip(committed) {
-            let Some(&source) = self.sources.get(&tp.topic) else {
-                continue;
-            };
-            let applied = self.c.store.applied_offset(tp)?.unwrap_or(0);
-            // Workflows and events up to what the group committed (their actions are in the
-            // log already); timers to the end, since applying them publishes nothing.
-            let end = match source {
-                Source::Timers => None,
-                _ => Some(committed.unwrap_or(applied).max(applied)),
-            };
-            let log = self.c.log.as_ref();
-            let batch = self.c.max_batch;
-            let range = Range {
-                source,
-                tp,
-                from: applied,
-                end,
-            };
-            let done = apply_range(
-                log,
-                &self.c.store,
-                &mut self.c.core,
-                range,
-                batch,
-                &mut |_, _| {},
-            )
-            .await?;
-            restored += done.applied;
-            let position = done.next.max(committed.unwrap_or(0));
-            if let Err(error) = self.consumer.seek(tp, position) {
-                tracing::warn!(%tp, %error, "seeking a restored partition; records below {position} will be skipped");
-            }
-            self.applied.insert(tp.clone(), done.next);
-            if source == Source::Timers {
-                self.owned_timers.insert(tp.partition);
-            }
-        }
-        tracing::info!(partitions = tps.len(), restored, elapsed = ?started.elapsed(), "partitions assigned");
-        Ok(())
-    }
-
-    fn revoked(&mut self, tps: &[TopicPartition]) {
-        for tp in tps {
-            self.applied.remove(tp);
-            if tp.topic == self.timers_topic {
-                self.owned_timers.remove(&tp.partition);
-            }
-        }
-        self.c.core.forget_cache();
-        tracing::info!(partitions = tps.len(), "partitions revoked");
-    }
-
-    /// Applies a polled batch and due timers in one transaction.
-    async fn process(&mut self, records: Vec<Record>) -> Result<()> {
-        let now = now_millis();
-        let mut batch = self.c.store.batch();
-        let mut actions = Vec::new();
-        let mut offsets: BTreeMap<TopicPartition, i64> = BTreeMap::new();
-        for record in &records {
-            let Some(&source) = self.sources.get(&record.topic) else {
-                continue;
-            };
-            let tp = record.topic_partition();
-            let next = offsets
-                .get(&tp)
-                .copied()
-                .or_else(|| self.applied.get(&tp).copied())
-                .unwrap_or(0);
-            if record.offset < next {
-                continue; // applied already (a partition read again after a restore)
-            }
-            actions.extend(self.c.core.apply(
-                &mut batch,
-                Input::from_record(source, record),
-                now,
-            )?);
-            set_applied_offset(
-                &mut batch,
-                &record.topic,
-                record.partition,
-                record.offset + 1,
-            );
-            offsets.insert(tp, record.offset + 1);
-        }
-        for &partition in &self.owned_timers {
-            let due = batch.scan(
-                Table::Timers,
-                &keys::timer_bound(partition as u32, 0),
-                &keys::timer_bound(partition as u32, now.saturating_add(1)),
-                1,
-            )?;
-            if due.is_empty() {
-                continue;
-            }
-            let input = Input::Tick {
-                partition,
-                now_ms: now,
-                limit: self.c.max_batch,
-            };
-            actions.extend(self.c.core.apply(&mut batch, input, now)?);
-            let tp = TopicPartition::new(self.timers_topic.clone(), partition);
-            let next = self.applied.get(&tp).copied().unwrap_or(0);
-            offsets.entry(tp).or_insert(next); // commits nothing new, but fences a zombie
-        }
-        if actions.is_empty() && offsets.is_empty() {
-            return Ok(());
-        }
-        match self.transact(actions, &offsets).await? {
-            Outcome::Committed => self.committed(batch, offsets),
-            Outcome::Aborted => {
-                drop(batch);
-                self.c.core.forget_cache();
-                for tp in offsets.keys() {
-                    if let Some(&next) = self.applied.get(tp) {
-                        if let Err(error) = self.consumer.seek(tp, next) {
-                            tracing::debug!(%tp, %error, "seeking back after an abort");
-                        }
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// The transaction committed: write the state batch (the store now matches the log).
-    fn committed(&mut self, batch: Batch, offsets: BTreeMap<TopicPartition, i64>) -> Result<()> {
-        self.commits += 1;
-        if self
-            .c
-            .crash_after_commits
-            .is_some_and(|n| self.commits >= n)
-        {
-            return Err(Error::Config {
-                what: "crash_after_commits",
-                detail: "injected crash before the state write".into(),
-            });
-        }
-        batch.write()?;
-        self.applied.extend(offsets);
-        Ok(())
-    }
-
-    /// Publishes actions and commits offsets atomically.
-    async fn transact(
-        &mut self,
-        actions: Vec<Action>,
-        offsets: &BTreeMap<TopicPartition, i64>,
-    ) -> Result<Outcome> {
-        for action in &actions {
-            if let Action::Enqueue(record) = action {
-                self.ensure_topic(&record.topic).await?;
-            }
-        }
-        let commits: Vec<CommitOffset> = offsets
-            .iter()
-            .map(|(tp, &next)| CommitOffset {
-                tp: tp.clone(),
-                next,
-            })
-            .collect();
-        let attempt = self.try_transact(actions, &commits).await;
-        let Err(error) = attempt else {
-            return Ok(Outcome::Committed);
-        };
-        match error.txn_class() {
-            Some(TxnErrorClass::Fatal) => {
-                tracing::warn!(%error, "transactional producer failed; building a new one");
-                self.producer = self
-                    .c
-                    .log
-                    .transactional_producer(&self.transactional_id)
-                    .await
-                    .map_err(|e| Error::log("re-creating the transactional producer", e))?;
-            }
-            Some(_) => {
-                tracing::info!(%error, "aborting the transaction; the batch will be applied again");
-                if let Err(error) = self.producer.abort().await {
-                    tracing::warn!(%error, "aborting a transaction");
-                }
-            }
-            None => return Err(Error::log("publishing a batch", error)),
-        }
-        Ok(Outcome::Aborted)
-    }
-
-    async fn try_transact(
-        &mut self,
-        actions: Vec<Action>,
-        offsets: &[CommitOffset],
-    ) -> celeriac_topics::Result<()> {
-        self.producer.begin().await?;
-        for action in actions {
-            self.send(action.into_record()).await?;
-        }
-        if !offsets.is_empty() {
-            let group = self.consumer.group_metadata()?;
-            self.producer.send_offsets(offsets, &group).await?;
-        }
-        self.producer.commit().await
-    }
-
-    /// Sends one record in the open transaction, waiting while the producer's queue is full.
-    async fn send(&self, mut record: OutRecord) -> celeriac_topics::Result<()> {
-        let mut waited = Duration::ZERO;
-        loop {
-            match self.producer.send(record) {
-                Ok(_delivery) => return Ok(()), // the commit waits for every delivery
-                Err(celeriac_topics::Error::QueueFull(back))
-                    if waited < Duration::from_secs(30) =>
-                {
-                    record = *back;
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                    waited += Duration::from_millis(2);
-                }
-                Err(error) => return Err(error),
-            }
-        }
-    }
-
-    /// Creates a task queue's topic the first time the coordinator publishes to it.
-    async fn ensure_topic(&mut self, topic: &str) -> Result<()> {
-        if self.known_topics.contains(topic) {
-            return Ok(());
-        }
-        match self.c.log.describe_topic(topic).await {
-            Ok(_) => {}
-            Err(celeriac_topics::Error::UnknownTopic(_)) => {
-                let spec = TopicSpec::new(topic, self.c.names.task_partitions);
-                match self.c.log.create_topics(&[spec]).await {
-                    Ok(()) | Err(celeriac_topics::Error::PartitionMismatch { .. }) => {}
-                    Err(e) => return Err(Error::log(format!("creating queue topic {topic:?}"), e)),
-                }
-            }
-            Err(e) => return Err(Error::log(format!("describing queue topic {topic:?}"), e)),
-        }
-        self.known_topics.insert(topic.to_owned());
-        Ok(())
-    }
-
-    /// Deletes expired results from the store (not a log change: no transaction).
-    fn sweep(&mut self) -> Result<()> {
-        self.last_sweep = Instant::now();
-        loop {
-            let mut batch = self.c.store.batch();
-            let before = self.c.core.stats().results_swept;
-            self.c.core.apply(
-                &mut batch,
-                Input::Sweep {
-                    now_ms: now_millis(),
-                    limit: 10_000,
-                },
-                now_millis(),
-            )?;
-            batch.write()?;
-            if self.c.core.stats().results_swept - before < 10_000 {
-                return Ok(());
-            }
-        }
     }
 }
