@@ -22,7 +22,8 @@ async fn main() -> anyhow::Result<()> {
     })?;
     let worker = app.worker().spawn();
 
-    let every_second = Entry::new("every-second", Schedule::every(secs(1))?, "tick").args(serde_json::json!(["hello"]));
+    let every_second = Entry::new("every-second", Schedule::every(secs(1))?, "tick")
+        .args(serde_json::json!(["hello"]));
     let beat = Beat::builder()
         .entries([every_second])
         .log(app.log().clone())
@@ -32,7 +33,9 @@ async fn main() -> anyhow::Result<()> {
     let running = beat.spawn(shutdown.clone());
 
     for n in 1..=3 {
-        let message = tokio::time::timeout(secs(30), ticks.recv()).await?.unwrap_or_default();
+        let message = tokio::time::timeout(secs(30), ticks.recv())
+            .await?
+            .unwrap_or_default();
         println!("tick {n}: {message}");
     }
     shutdown.cancel();

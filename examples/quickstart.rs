@@ -24,14 +24,20 @@ async fn main() -> anyhow::Result<()> {
     let seen = attempts.clone();
     let flaky = app.task_with(
         "flaky",
-        TaskOptions::new().max_retries(5).retry_backoff(true).retry_backoff_base(millis(100)),
+        TaskOptions::new()
+            .max_retries(5)
+            .retry_backoff(true)
+            .retry_backoff_base(millis(100)),
         move |ctx: Ctx, name: String| {
             let seen = seen.clone();
             async move {
                 if seen.fetch_add(1, Ordering::SeqCst) < 2 {
                     return Err(ctx.retry().because("the service is warming up"));
                 }
-                Ok(format!("hello {name}, after {} retries", ctx.request().retries))
+                Ok(format!(
+                    "hello {name}, after {} retries",
+                    ctx.request().retries
+                ))
             }
         },
     )?;
@@ -41,13 +47,20 @@ async fn main() -> anyhow::Result<()> {
     let sum = add.delay((2, 3)).await?.get(secs(10)).await?;
     println!("add(2, 3) = {sum}");
 
-    let greeting = flaky.delay("celeriac".to_owned()).await?.get(secs(30)).await?;
+    let greeting = flaky
+        .delay("celeriac".to_owned())
+        .await?
+        .get(secs(30))
+        .await?;
     println!("flaky(\"celeriac\") = {greeting:?}");
 
     let sent = Instant::now();
     let later = add.apply_async((40, 2)).countdown(secs(1)).send().await?;
     let value = later.get(secs(30)).await?;
-    println!("add(40, 2) with a 1 s countdown = {value} (after {:.1} s)", sent.elapsed().as_secs_f64());
+    println!(
+        "add(40, 2) with a 1 s countdown = {value} (after {:.1} s)",
+        sent.elapsed().as_secs_f64()
+    );
 
     worker.shutdown().await?;
     Ok(())

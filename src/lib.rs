@@ -27,7 +27,9 @@ pub use celeriac_engine as engine;
 pub use celeriac_schemas as schemas;
 pub use celeriac_topics as topics;
 
-pub use celeriac_engine::{App, AppBuilder, AsyncResult, Ctx, Error, Result, Task, TaskError, TaskOptions};
+pub use celeriac_engine::{
+    App, AppBuilder, AsyncResult, Ctx, Error, Result, Task, TaskError, TaskOptions,
+};
 
 /// What most programs need: `use celeriac::prelude::*;`.
 pub mod prelude {

@@ -48,10 +48,16 @@ async fn topic_produce_consume_delete_on_the_real_broker() {
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
 
     let created = admin
-        .create_topics(&[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))], &options)
+        .create_topics(
+            &[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
+            &options,
+        )
         .await
         .expect("create_topics request");
-    assert!(created.iter().all(|r| r.is_ok()), "create topic: {created:?}");
+    assert!(
+        created.iter().all(|r| r.is_ok()),
+        "create topic: {created:?}"
+    );
 
     let producer: FutureProducer = config().create().expect("producer");
     let delivery = producer
@@ -83,5 +89,8 @@ async fn topic_produce_consume_delete_on_the_real_broker() {
         .delete_topics(&[&topic], &options)
         .await
         .expect("delete_topics request");
-    assert!(deleted.iter().all(|r| r.is_ok()), "delete topic: {deleted:?}");
+    assert!(
+        deleted.iter().all(|r| r.is_ok()),
+        "delete topic: {deleted:?}"
+    );
 }

@@ -14,7 +14,9 @@ use celeriac::topics::{OutRecord, TopicPartition};
 use support::TestApp;
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Every dead letter on the app's dead-letter topic so far.
@@ -24,7 +26,11 @@ async fn dead_letters(test: &TestApp) -> Vec<DeadLetter> {
     let mut reader = log.read_partition(&tp, 0).await.expect("read dead letters");
     let mut letters = Vec::new();
     while let Some(batch) = reader.next_batch().await.expect("batch") {
-        letters.extend(batch.iter().map(|r| DeadLetter::decode(&r.payload).expect("a dead letter")));
+        letters.extend(
+            batch
+                .iter()
+                .map(|r| DeadLetter::decode(&r.payload).expect("a dead letter")),
+        );
     }
     letters
 }
@@ -242,28 +248,51 @@ async fn apply_runs_locally_without_a_worker() {
     let seen = attempts.clone();
     let twice = test
         .app
-        .task_with("twice", TaskOptions::new().max_retries(3), move |ctx: Ctx, x: i64| {
-            let seen = seen.clone();
-            async move {
-                if seen.fetch_add(1, Ordering::SeqCst) == 0 {
-                    return Err(ctx.retry_in(secs(60)));
+        .task_with(
+            "twice",
+            TaskOptions::new().max_retries(3),
+            move |ctx: Ctx, x: i64| {
+                let seen = seen.clone();
+                async move {
+                    if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                        return Err(ctx.retry_in(secs(60)));
+                    }
+                    Ok(x * 2)
                 }
-                Ok(x * 2)
-            }
-        })
+            },
+        )
         .expect("register");
     assert_eq!(twice.apply(21).await.expect("applied"), 42);
-    assert_eq!(attempts.load(Ordering::SeqCst), 2, "the retry ran at once, eagerly");
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        2,
+        "the retry ran at once, eagerly"
+    );
 }
 
 #[tokio::test]
 async fn routes_send_tasks_to_their_queues() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = App::builder().state_dir(dir.path()).route("math.*", "math").build().await.expect("app");
-    let add = app.task("math.add", |(x, y): (i64, i64)| async move { Ok(x + y) }).expect("register");
+    let app = App::builder()
+        .state_dir(dir.path())
+        .route("math.*", "math")
+        .build()
+        .await
+        .expect("app");
+    let add = app
+        .task("math.add", |(x, y): (i64, i64)| async move { Ok(x + y) })
+        .expect("register");
     assert_eq!(app.queue_for("math.add"), "math");
     assert_eq!(app.queue_for("other"), "default");
     let math_worker = app.worker().queues(["math"]).spawn();
-    assert_eq!(add.delay((1, 2)).await.expect("sent").get(secs(30)).await.expect("the math worker ran it"), 3);
+    assert_eq!(
+        add.delay((1, 2))
+            .await
+            .expect("sent")
+            .get(secs(30))
+            .await
+            .expect("the math worker ran it"),
+        3
+    );
     math_worker.shutdown().await.expect("clean shutdown");
 }

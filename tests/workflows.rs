@@ -27,10 +27,22 @@ fn register(app: &App) -> Tasks {
     let seen = errbacks.clone();
     let ran = errback_ran.clone();
     Tasks {
-        add: app.task("add", |(x, y): (i64, i64)| async move { Ok(x + y) }).expect("add"),
-        mul: app.task("mul", |(x, y): (i64, i64)| async move { Ok(x * y) }).expect("mul"),
-        tsum: app.task("tsum", |xs: Vec<i64>| async move { Ok(xs.into_iter().sum::<i64>()) }).expect("tsum"),
-        fail: app.task("fail", |why: String| async move { Err::<i64, _>(TaskError::new("Oops", why)) }).expect("fail"),
+        add: app
+            .task("add", |(x, y): (i64, i64)| async move { Ok(x + y) })
+            .expect("add"),
+        mul: app
+            .task("mul", |(x, y): (i64, i64)| async move { Ok(x * y) })
+            .expect("mul"),
+        tsum: app
+            .task("tsum", |xs: Vec<i64>| async move {
+                Ok(xs.into_iter().sum::<i64>())
+            })
+            .expect("tsum"),
+        fail: app
+            .task("fail", |why: String| async move {
+                Err::<i64, _>(TaskError::new("Oops", why))
+            })
+            .expect("fail"),
         report: app
             .task("report", move |failure: TaskFailure| {
                 let seen = seen.clone();

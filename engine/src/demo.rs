@@ -10,13 +10,16 @@ impl App {
     pub fn register_demo_tasks(&self) -> Result<()> {
         self.task("demo.noop", |(): ()| async move { Ok(()) })?;
         self.task("demo.add", |(x, y): (i64, i64)| async move {
-            x.checked_add(y).ok_or_else(|| TaskError::new("OverflowError", format!("{x} + {y} overflows")))
+            x.checked_add(y)
+                .ok_or_else(|| TaskError::new("OverflowError", format!("{x} + {y} overflows")))
         })?;
         self.task("demo.sleep", |ms: u64| async move {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             Ok(ms)
         })?;
-        self.task("demo.fail", |message: String| async move { Err::<(), _>(TaskError::new("DemoError", message)) })?;
+        self.task("demo.fail", |message: String| async move {
+            Err::<(), _>(TaskError::new("DemoError", message))
+        })?;
         Ok(())
     }
 }

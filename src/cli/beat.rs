@@ -24,7 +24,10 @@ pub(crate) async fn run(app: &App, args: &BeatArgs) -> anyhow::Result<()> {
         super::worker::shutdown_signal().await;
         stop.cancel();
     });
-    eprintln!("celeriac beat: {entries} entries from {}; waiting to lead", args.config.display());
+    eprintln!(
+        "celeriac beat: {entries} entries from {}; waiting to lead",
+        args.config.display()
+    );
     beat::run(config, app.log().clone(), app.names().clone(), shutdown).await?;
     Ok(())
 }

@@ -53,9 +53,15 @@ pub(crate) async fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     let BenchWhat::Tasks(bench) = &args.what;
     let id = Uuid::now_v7().simple().to_string();
     let scratch = std::env::temp_dir().join(format!("celeriac-bench-{id}"));
-    let mut builder = App::builder().prefix(format!("bench-{}", &id[..12])).state_dir(&scratch);
+    let mut builder = App::builder()
+        .prefix(format!("bench-{}", &id[..12]))
+        .state_dir(&scratch);
     if bench.backend == Backend::Kafka {
-        builder = builder.brokers(cli.brokers.clone().unwrap_or_else(|| "127.0.0.1:9092".into()));
+        builder = builder.brokers(
+            cli.brokers
+                .clone()
+                .unwrap_or_else(|| "127.0.0.1:9092".into()),
+        );
     }
     let app = builder.build().await?;
     let outcome = measure(&app, bench).await;
@@ -75,7 +81,10 @@ pub(crate) async fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
             })
         );
     } else {
-        println!("backend {backend}: {} no-op tasks end to end: {:.0} tasks/s", bench.tasks, report.tasks_per_sec);
+        println!(
+            "backend {backend}: {} no-op tasks end to end: {:.0} tasks/s",
+            bench.tasks, report.tasks_per_sec
+        );
         println!(
             "submit → start latency at {}/s over {} tasks: p50 {:.2} ms, p99 {:.2} ms",
             bench.rate, bench.latency_tasks, report.p50_ms, report.p99_ms
@@ -104,33 +113,65 @@ async fn measure(app: &App, bench: &TaskBench) -> anyhow::Result<Report> {
         let recorded = recorded.clone();
         async move {
             let latency = now_us() - sent_us;
-            recorded.lock().map_err(|_| celeriac_engine::TaskError::msg("poisoned"))?.push(latency);
+            recorded
+                .lock()
+                .map_err(|_| celeriac_engine::TaskError::msg("poisoned"))?
+                .push(latency);
             Ok(())
         }
     })?;
-    let worker = app.worker().concurrency(bench.concurrency).prefetch(bench.concurrency * 64).send_events(false).spawn();
+    let worker = app
+        .worker()
+        .concurrency(bench.concurrency)
+        .prefetch(bench.concurrency * 64)
+        .send_events(false)
+        .spawn();
 
     // Throughput: everything at once, in batches; wait for every result.
     let started = Instant::now();
     let mut ids = Vec::with_capacity(bench.tasks);
     for chunk in (0..bench.tasks).collect::<Vec<_>>().chunks(5_000) {
         let args = vec![serde_json::json!([]); chunk.len()];
-        ids.extend(app.send_tasks("demo.noop", args, SendOptions::default()).await?);
+        ids.extend(
+            app.send_tasks("demo.noop", args, SendOptions::default())
+                .await?,
+        );
     }
     app.wait_for_all(&ids, Duration::from_secs(600)).await?;
     let tasks_per_sec = bench.tasks as f64 / started.elapsed().as_secs_f64();
 
     // Latency: a fixed offered rate; the task measures submit → start.
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(bench.rate.max(1))));
+    let mut ticks =
+        tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(bench.rate.max(1))));
     let mut ids = Vec::with_capacity(bench.latency_tasks);
     for _ in 0..bench.latency_tasks {
         ticks.tick().await;
-        ids.extend(app.send_tasks("bench.latency", vec![serde_json::json!([now_us()])], SendOptions::default()).await?);
+        ids.extend(
+            app.send_tasks(
+                "bench.latency",
+                vec![serde_json::json!([now_us()])],
+                SendOptions::default(),
+            )
+            .await?,
+        );
     }
     app.wait_for_all(&ids, Duration::from_secs(120)).await?;
     worker.shutdown().await?;
-    let mut latencies = latencies.lock().map_err(|_| anyhow::anyhow!("latency samples poisoned"))?.clone();
+    let mut latencies = latencies
+        .lock()
+        .map_err(|_| anyhow::anyhow!("latency samples poisoned"))?
+        .clone();
     latencies.sort_unstable();
-    let pick = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0) as f64 / 1000.0;
-    Ok(Report { tasks_per_sec, p50_ms: pick(0.5), p99_ms: pick(0.99) })
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    Ok(Report {
+        tasks_per_sec,
+        p50_ms: pick(0.5),
+        p99_ms: pick(0.99),
+    })
 }

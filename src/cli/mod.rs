@@ -13,6 +13,7 @@
 mod beat;
 mod bench;
 mod duration;
+mod replay;
 mod result;
 mod submit;
 mod topics;
@@ -20,8 +21,8 @@ mod worker;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
 use celeriac_engine::{App, AppBuilder};
+use clap::{Parser, Subcommand};
 
 pub use duration::parse_duration;
 
@@ -33,10 +34,20 @@ pub struct Cli {
     #[arg(long, env = "CELERIAC_BROKERS", global = true)]
     brokers: Option<String>,
     /// Prefix of every topic and group.
-    #[arg(long, env = "CELERIAC_PREFIX", default_value = "celeriac", global = true)]
+    #[arg(
+        long,
+        env = "CELERIAC_PREFIX",
+        default_value = "celeriac",
+        global = true
+    )]
     prefix: String,
     /// Where local state lives (the embedded log, the coordinator's store).
-    #[arg(long, env = "CELERIAC_STATE_DIR", default_value = ".celeriac", global = true)]
+    #[arg(
+        long,
+        env = "CELERIAC_STATE_DIR",
+        default_value = ".celeriac",
+        global = true
+    )]
     state_dir: std::path::PathBuf,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
@@ -55,6 +66,8 @@ enum Command {
     Result(result::ResultArgs),
     /// Create or describe the app's topics.
     Topics(topics::TopicsArgs),
+    /// Rebuild the coordinator's store from the log into a fresh directory.
+    Replay(replay::ReplayArgs),
     /// Run the periodic scheduler from celeriac.toml's [beat] section.
     Beat(beat::BeatArgs),
     /// Measure throughput and latency (build with --release).
@@ -63,7 +76,9 @@ enum Command {
 
 impl Cli {
     fn app_builder(&self) -> AppBuilder {
-        let mut builder = App::builder().prefix(&self.prefix).state_dir(&self.state_dir);
+        let mut builder = App::builder()
+            .prefix(&self.prefix)
+            .state_dir(&self.state_dir);
         if let Some(brokers) = self.brokers.as_deref().filter(|b| !b.trim().is_empty()) {
             builder = builder.brokers(brokers);
         }
@@ -77,7 +92,8 @@ pub fn main_with(register: impl FnOnce(&App) -> celeriac_engine::Result<()>) -> 
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CELERIAC_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("CELERIAC_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -97,7 +113,10 @@ pub fn main_with(register: impl FnOnce(&App) -> celeriac_engine::Result<()>) -> 
     }
 }
 
-async fn run(cli: Cli, register: impl FnOnce(&App) -> celeriac_engine::Result<()>) -> anyhow::Result<()> {
+async fn run(
+    cli: Cli,
+    register: impl FnOnce(&App) -> celeriac_engine::Result<()>,
+) -> anyhow::Result<()> {
     if let Command::Bench(args) = &cli.command {
         return bench::run(&cli, args).await;
     }
@@ -109,6 +128,7 @@ async fn run(cli: Cli, register: impl FnOnce(&App) -> celeriac_engine::Result<()
         Command::Result(args) => result::run(&app, args, cli.json).await,
         Command::Topics(args) => topics::run(&app, args, cli.json).await,
         Command::Beat(args) => beat::run(&app, args).await,
+        Command::Replay(args) => replay::run(&app, args, cli.json).await,
         Command::Bench(_) => Ok(()),
     }
 }

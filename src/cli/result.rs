@@ -34,7 +34,10 @@ pub(crate) async fn run(app: &App, args: &ResultArgs, json: bool) -> anyhow::Res
         let record = result.wait(Duration::from_secs(5)).await?;
         print_result(&record, json);
     } else if json {
-        println!("{}", serde_json::json!({"id": args.id, "state": state_name(state)}));
+        println!(
+            "{}",
+            serde_json::json!({"id": args.id, "state": state_name(state)})
+        );
     } else {
         println!("{} {}", args.id, state_name(state));
     }
@@ -56,7 +59,10 @@ pub(crate) fn print_result(record: &TaskResult, json: bool) {
         serde_json::from_slice::<serde_json::Value>(bytes)
             .unwrap_or_else(|_| serde_json::Value::String(format!("<{} bytes>", bytes.len())))
     });
-    let error = record.error.as_ref().map(|e| format!("{}: {}", e.type_name, e.message));
+    let error = record
+        .error
+        .as_ref()
+        .map(|e| format!("{}: {}", e.type_name, e.message));
     if json {
         println!(
             "{}",

@@ -35,7 +35,10 @@ pub(crate) async fn run(app: &App, args: &TopicsArgs, json: bool) -> anyhow::Res
                 }
             }
             if json {
-                let list: Vec<_> = specs.iter().map(|s| serde_json::json!({"topic": s.name, "partitions": s.partitions})).collect();
+                let list: Vec<_> = specs
+                    .iter()
+                    .map(|s| serde_json::json!({"topic": s.name, "partitions": s.partitions}))
+                    .collect();
                 println!("{}", serde_json::Value::Array(list));
             }
         }

@@ -44,7 +44,10 @@ pub struct TestApp {
 pub async fn app(backend: Backend) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let mut builder = App::builder().state_dir(dir.path()).prefix(prefix).partitions(2);
+    let mut builder = App::builder()
+        .state_dir(dir.path())
+        .prefix(prefix)
+        .partitions(2);
     if backend == Backend::Kafka {
         require_broker();
         builder = builder.brokers(brokers());

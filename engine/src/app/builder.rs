@@ -149,6 +149,10 @@ impl AppBuilder {
         if let Ok(existing) = log.describe_topic(&names.workflows()).await {
             names.coordinator_partitions = existing.partitions;
         }
+        // Topics that exist keep their partition count: a new process adopts it.
+        if let Ok(existing) = log.describe_topic(&names.workflows()).await {
+            names.coordinator_partitions = existing.partitions;
+        }
         log.create_topics(&names.core_topics()).await?;
         let hostname = self.hostname.unwrap_or_else(default_hostname);
         let results = ResultReader::new(log.clone(), names.results());

@@ -118,10 +118,16 @@ impl App {
         if crate::lock(&self.inner.queues_ready).contains(queue) {
             return Ok(());
         }
-        self.inner
+        match self
+            .inner
             .log
             .create_topics(&[self.inner.names.queue_topic(queue)])
-            .await?;
+            .await
+        {
+            // A queue that exists with another partition count serves as it is.
+            Ok(()) | Err(celeriac_topics::Error::PartitionMismatch { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
         crate::lock(&self.inner.queues_ready).insert(queue.to_owned());
         Ok(())
     }

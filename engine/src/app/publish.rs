@@ -157,13 +157,21 @@ impl App {
 
     /// Sends task `name` once per element of `calls` (each a JSON array of positional
     /// arguments) in one batch; returns the task ids in order.
-    pub async fn send_tasks(&self, name: &str, calls: Vec<serde_json::Value>, options: SendOptions) -> Result<Vec<Uuid>> {
+    pub async fn send_tasks(
+        &self,
+        name: &str,
+        calls: Vec<serde_json::Value>,
+        options: SendOptions,
+    ) -> Result<Vec<Uuid>> {
         let mut messages = Vec::with_capacity(calls.len());
         for args in calls {
             if !args.is_array() {
-                return Err(crate::Error::Config(format!("task arguments are a JSON array of positional values, not {args}")));
+                return Err(crate::Error::Config(format!(
+                    "task arguments are a JSON array of positional values, not {args}"
+                )));
             }
-            let bytes = serde_json::to_vec(&args).map_err(|e| crate::Error::Config(e.to_string()))?;
+            let bytes =
+                serde_json::to_vec(&args).map_err(|e| crate::Error::Config(e.to_string()))?;
             messages.push(self.message(name, celeriac_canvas::JSON, bytes, &options));
         }
         self.publish_batch(&messages).await?;
@@ -175,7 +183,9 @@ impl App {
         let deadline = tokio::time::Instant::now() + timeout;
         for id in ids {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            AsyncResult::<serde_json::Value>::from_id(self, *id).wait(left).await?;
+            AsyncResult::<serde_json::Value>::from_id(self, *id)
+                .wait(left)
+                .await?;
         }
         Ok(())
     }

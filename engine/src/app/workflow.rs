@@ -70,8 +70,16 @@ impl<Out: DeserializeOwned> WorkflowHandle<Out> {
     pub async fn steps(&self) -> Result<Vec<StepState>> {
         let mut states = Vec::with_capacity(self.steps.len());
         for (step_id, task, task_id) in &self.steps {
-            let state = AsyncResult::<serde_json::Value>::new(self.app.clone(), *task_id, self.sent_at).state().await?;
-            states.push(StepState { step_id: step_id.clone(), task: task.clone(), task_id: *task_id, state });
+            let state =
+                AsyncResult::<serde_json::Value>::new(self.app.clone(), *task_id, self.sent_at)
+                    .state()
+                    .await?;
+            states.push(StepState {
+                step_id: step_id.clone(),
+                task: task.clone(),
+                task_id: *task_id,
+                state,
+            });
         }
         Ok(states)
     }
@@ -92,7 +100,10 @@ impl App {
 
     /// Submits an untyped canvas (the JSON form), first checked against the registered
     /// tasks: an unknown task or a wrong argument count is an error before anything is sent.
-    pub async fn submit_canvas(&self, canvas: &Canvas) -> Result<WorkflowHandle<serde_json::Value>> {
+    pub async fn submit_canvas(
+        &self,
+        canvas: &Canvas,
+    ) -> Result<WorkflowHandle<serde_json::Value>> {
         canvas.check(&self.inner.registry)?;
         self.submit_canvas_as(canvas).await
     }
@@ -106,12 +117,28 @@ impl App {
                 step.options.queue = Some(self.queue_for(&step.task));
             }
         }
-        for queue in spec.steps.iter().filter_map(|s| s.options.queue.clone()).collect::<std::collections::BTreeSet<_>>() {
+        for queue in spec
+            .steps
+            .iter()
+            .filter_map(|s| s.options.queue.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
             self.ensure_queue(&queue).await?;
         }
-        let output = usize::try_from(spec.output).ok().and_then(|i| spec.steps.get(i)).map(|s| s.task_id);
-        let steps = spec.steps.iter().map(|s| (s.step_id.clone(), s.task.clone(), s.task_id)).collect();
-        let record = OutRecord::keyed(self.inner.names.workflows(), id.to_string(), Bytes::from(spec.encode()?));
+        let output = usize::try_from(spec.output)
+            .ok()
+            .and_then(|i| spec.steps.get(i))
+            .map(|s| s.task_id);
+        let steps = spec
+            .steps
+            .iter()
+            .map(|s| (s.step_id.clone(), s.task.clone(), s.task_id))
+            .collect();
+        let record = OutRecord::keyed(
+            self.inner.names.workflows(),
+            id.to_string(),
+            Bytes::from(spec.encode()?),
+        );
         self.inner.log.send(record)?.await?;
         Ok(WorkflowHandle {
             app: self.clone(),

@@ -55,7 +55,8 @@ pub(crate) fn decode_input<In: TaskArgs>(
         }
     };
     // `null` (what a producer sends for "no arguments") is the empty argument list.
-    In::from_args(args.unwrap_or_default()).map_err(|e| TaskError::new("ArgumentError", e.to_string()))
+    In::from_args(args.unwrap_or_default())
+        .map_err(|e| TaskError::new("ArgumentError", e.to_string()))
 }
 
 /// Encodes a task's return value.

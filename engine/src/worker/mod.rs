@@ -178,7 +178,11 @@ impl WorkerBuilder {
                 self.grace,
             )));
         }
-        let coordinator = if self.coordinator { Some(self.start_coordinator()?) } else { None };
+        let coordinator = if self.coordinator {
+            Some(self.start_coordinator()?)
+        } else {
+            None
+        };
         let control = tokio::spawn(control::listen(shared.clone()));
         let heartbeat = tokio::spawn(events::heartbeats(shared.clone(), self.heartbeat));
         let mut result = Ok(());
@@ -211,8 +215,14 @@ impl WorkerBuilder {
         let base = app.state_dir().join("coordinator");
         let store = match crate::coordinator::CoordinatorStore::open(&base) {
             Ok(store) => store,
-            Err(_) => crate::coordinator::CoordinatorStore::open(app.state_dir().join(format!("coordinator-{}", Uuid::now_v7())))
-                .map_err(|e| crate::Error::Storage { path: base.display().to_string(), detail: e.to_string() })?,
+            Err(_) => crate::coordinator::CoordinatorStore::open(
+                app.state_dir()
+                    .join(format!("coordinator-{}", Uuid::now_v7())),
+            )
+            .map_err(|e| crate::Error::Storage {
+                path: base.display().to_string(),
+                detail: e.to_string(),
+            })?,
         };
         let coordinator = crate::coordinator::Coordinator::builder(app.inner.log.clone())
             .names(app.inner.names.clone())
@@ -220,7 +230,10 @@ impl WorkerBuilder {
             .hostname(app.hostname().to_owned())
             .result_expiry(Some(app.inner.result_expires))
             .build()
-            .map_err(|e| crate::Error::Storage { path: base.display().to_string(), detail: e.to_string() })?;
+            .map_err(|e| crate::Error::Storage {
+                path: base.display().to_string(),
+                detail: e.to_string(),
+            })?;
         Ok(coordinator.spawn())
     }
 }

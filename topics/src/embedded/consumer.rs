@@ -9,8 +9,10 @@ use async_trait::async_trait;
 use super::group::{lock, Member, MemberState};
 use super::{store, EmbeddedLog};
 use crate::error::{Error, Result};
-use crate::log::{Consumer, ConsumerConfig, ConsumerEvent, GroupMetadata, PartitionReader, StartFrom};
 use crate::log::GroupMetadataInner;
+use crate::log::{
+    Consumer, ConsumerConfig, ConsumerEvent, GroupMetadata, PartitionReader, StartFrom,
+};
 use crate::record::{CommitOffset, Record, TopicPartition};
 
 /// A member of a consumer group of the embedded log. Leaves the group when closed or dropped.
@@ -31,7 +33,9 @@ impl EmbeddedConsumer {
             state: Default::default(),
             wake: Default::default(),
         });
-        inner.groups.join(member.clone(), &|t| inner.partitions_of(t));
+        inner
+            .groups
+            .join(member.clone(), &|t| inner.partitions_of(t));
         Self { log, member }
     }
 
@@ -41,7 +45,10 @@ impl EmbeddedConsumer {
         if let Some(position) = state.positions.get(tp) {
             return Ok(*position);
         }
-        let committed = self.log.inner.committed(&self.member.group, std::slice::from_ref(tp))?;
+        let committed = self
+            .log
+            .inner
+            .committed(&self.member.group, std::slice::from_ref(tp))?;
         let (low, high) = self.log.inner.watermarks(tp)?;
         let position = match (committed.first().copied().flatten(), self.member.start_from) {
             (Some(offset), _) => offset.clamp(low, high),
@@ -74,9 +81,19 @@ impl EmbeddedConsumer {
                 break;
             }
             let from = self.position(&mut state, &tp)?;
-            let Ok((topic, _)) = self.log.inner.partition(&tp) else { continue };
+            let Ok((topic, _)) = self.log.inner.partition(&tp) else {
+                continue;
+            };
             let (_, high) = self.log.inner.watermarks(&tp)?;
-            let batch = store::read_range(&self.log.inner.db, topic.id, &tp.topic, tp.partition, from, high, budget)?;
+            let batch = store::read_range(
+                &self.log.inner.db,
+                topic.id,
+                &tp.topic,
+                tp.partition,
+                from,
+                high,
+                budget,
+            )?;
             if let Some(last) = batch.last() {
                 state.positions.insert(tp, last.offset + 1);
             }
@@ -85,13 +102,21 @@ impl EmbeddedConsumer {
         Ok((!records.is_empty()).then_some(ConsumerEvent::Records(records)))
     }
 
-    fn owned_or_error(&self, state: &MemberState, tp: &TopicPartition, what: &'static str) -> Result<()> {
+    fn owned_or_error(
+        &self,
+        state: &MemberState,
+        tp: &TopicPartition,
+        what: &'static str,
+    ) -> Result<()> {
         if state.assignment.contains(tp) {
             Ok(())
         } else {
             Err(Error::Invalid {
                 what,
-                detail: format!("{tp} is not assigned to this member of group {:?} (the group rebalanced)", self.member.group),
+                detail: format!(
+                    "{tp} is not assigned to this member of group {:?} (the group rebalanced)",
+                    self.member.group
+                ),
             })
         }
     }
@@ -127,7 +152,8 @@ impl Consumer for EmbeddedConsumer {
             }
         }
         let group = &self.member.group;
-        let offsets: Vec<(String, CommitOffset)> = offsets.iter().map(|o| (group.clone(), o.clone())).collect();
+        let offsets: Vec<(String, CommitOffset)> =
+            offsets.iter().map(|o| (group.clone(), o.clone())).collect();
         self.log.inner.append(Vec::new(), &offsets).map(drop)
     }
 
@@ -160,7 +186,11 @@ impl Consumer for EmbeddedConsumer {
     }
 
     fn assignment(&self) -> Result<Vec<TopicPartition>> {
-        Ok(lock(&self.member.state).assignment.iter().cloned().collect())
+        Ok(lock(&self.member.state)
+            .assignment
+            .iter()
+            .cloned()
+            .collect())
     }
 
     fn group_metadata(&self) -> Result<GroupMetadata> {
@@ -190,7 +220,9 @@ impl EmbeddedConsumer {
         }
         drop(state);
         let inner = &self.log.inner;
-        inner.groups.leave(&self.member, &|t| inner.partitions_of(t));
+        inner
+            .groups
+            .leave(&self.member, &|t| inner.partitions_of(t));
     }
 }
 
@@ -210,7 +242,12 @@ pub(super) struct EmbeddedReader {
 
 impl EmbeddedReader {
     pub(super) fn new(log: EmbeddedLog, tp: TopicPartition, from: i64, end: i64) -> Self {
-        Self { log, tp, next: from, end }
+        Self {
+            log,
+            tp,
+            next: from,
+            end,
+        }
     }
 }
 
@@ -224,7 +261,15 @@ impl PartitionReader for EmbeddedReader {
         let (topic, _) = self.log.inner.partition(&self.tp)?;
         let (low, _) = self.log.inner.watermarks(&self.tp)?;
         let from = self.next.max(low);
-        let batch = store::read_range(&self.log.inner.db, topic.id, &self.tp.topic, self.tp.partition, from, self.end, BATCH)?;
+        let batch = store::read_range(
+            &self.log.inner.db,
+            topic.id,
+            &self.tp.topic,
+            self.tp.partition,
+            from,
+            self.end,
+            BATCH,
+        )?;
         match batch.last() {
             Some(last) => self.next = last.offset + 1,
             None => self.next = self.end,

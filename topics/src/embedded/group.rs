@@ -17,7 +17,9 @@ use crate::record::TopicPartition;
 /// Locks a mutex, taking the data even if a panicking thread poisoned it (our state stays
 /// consistent between statements, so the data is still valid).
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One member's view, shared between the group and the member's consumer.
@@ -76,7 +78,13 @@ impl Groups {
     }
 
     /// True when `member` of `group` still owns `tp` at `generation` (a commit may go ahead).
-    pub(super) fn owns(&self, group: &str, member: u64, generation: u64, tp: &TopicPartition) -> bool {
+    pub(super) fn owns(
+        &self,
+        group: &str,
+        member: u64,
+        generation: u64,
+        tp: &TopicPartition,
+    ) -> bool {
         let groups = lock(&self.groups);
         let Some(member) = groups.get(group).and_then(|g| g.members.get(&member)) else {
             return false;
@@ -89,7 +97,11 @@ impl Groups {
     pub(super) fn topic_changed(&self, topic: &str, partitions_of: &dyn Fn(&str) -> i32) {
         let mut groups = lock(&self.groups);
         for group in groups.values_mut() {
-            if group.members.values().any(|m| m.topics.iter().any(|t| t == topic)) {
+            if group
+                .members
+                .values()
+                .any(|m| m.topics.iter().any(|t| t == topic))
+            {
                 rebalance(group, partitions_of);
             }
         }
@@ -99,9 +111,16 @@ impl Groups {
 /// Range assignment over the group's current members; tells each member what changed.
 fn rebalance(group: &mut Group, partitions_of: &dyn Fn(&str) -> i32) {
     group.generation += 1;
-    let mut next: BTreeMap<u64, BTreeSet<TopicPartition>> =
-        group.members.keys().map(|id| (*id, BTreeSet::new())).collect();
-    let topics: BTreeSet<&String> = group.members.values().flat_map(|m| m.topics.iter()).collect();
+    let mut next: BTreeMap<u64, BTreeSet<TopicPartition>> = group
+        .members
+        .keys()
+        .map(|id| (*id, BTreeSet::new()))
+        .collect();
+    let topics: BTreeSet<&String> = group
+        .members
+        .values()
+        .flat_map(|m| m.topics.iter())
+        .collect();
     for topic in topics {
         let subscribers: Vec<u64> = group
             .members
@@ -162,7 +181,10 @@ mod tests {
 
     #[test]
     fn range_assignment_gives_contiguous_ranges_extras_first() {
-        assert_eq!(range_assign(5, 2), vec![(0, 0), (0, 1), (0, 2), (1, 3), (1, 4)]);
+        assert_eq!(
+            range_assign(5, 2),
+            vec![(0, 0), (0, 1), (0, 2), (1, 3), (1, 4)]
+        );
         assert_eq!(range_assign(1, 3), vec![(0, 0)]);
         assert!(range_assign(4, 0).is_empty());
     }

@@ -24,7 +24,8 @@ use tokio::sync::Notify;
 use crate::config::EmbeddedConfig;
 use crate::error::{Error, Result};
 use crate::log::{
-    Consumer, ConsumerConfig, Delivery, Log, PartitionReader, TopicDescription, TopicSpec, TransactionalProducer,
+    Consumer, ConsumerConfig, Delivery, Log, PartitionReader, TopicDescription, TopicSpec,
+    TransactionalProducer,
 };
 use crate::partitioner::partition_for_key;
 use crate::record::{CommitOffset, OutRecord, Position, TopicPartition};
@@ -42,7 +43,9 @@ pub struct EmbeddedLog {
 
 impl std::fmt::Debug for EmbeddedLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedLog").field("path", &self.inner.path).finish()
+        f.debug_struct("EmbeddedLog")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
@@ -102,7 +105,11 @@ impl EmbeddedLog {
                     last_timestamp: AtomicI64::new(last),
                 });
             }
-            let state = TopicState { id: stored.id, configs: stored.configs, partitions };
+            let state = TopicState {
+                id: stored.id,
+                configs: stored.configs,
+                partitions,
+            };
             topics.insert(name, Arc::new(state));
         }
         let mut write_options = WriteOptions::default();
@@ -128,7 +135,10 @@ impl EmbeddedLog {
 impl Inner {
     fn topic(&self, name: &str) -> Result<Arc<TopicState>> {
         let topics = self.topics.read().unwrap_or_else(|p| p.into_inner());
-        topics.get(name).cloned().ok_or_else(|| Error::UnknownTopic(name.to_owned()))
+        topics
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownTopic(name.to_owned()))
     }
 
     fn partitions_of(&self, name: &str) -> i32 {
@@ -137,7 +147,9 @@ impl Inner {
 
     fn partition(&self, tp: &TopicPartition) -> Result<(Arc<TopicState>, usize)> {
         let topic = self.topic(&tp.topic)?;
-        let index = usize::try_from(tp.partition).ok().filter(|i| *i < topic.partitions.len());
+        let index = usize::try_from(tp.partition)
+            .ok()
+            .filter(|i| *i < topic.partitions.len());
         let index = index.ok_or_else(|| Error::UnknownPartition(tp.clone()))?;
         Ok((topic, index))
     }
@@ -145,11 +157,18 @@ impl Inner {
     fn watermarks(&self, tp: &TopicPartition) -> Result<(i64, i64)> {
         let (topic, index) = self.partition(tp)?;
         let state = &topic.partitions[index];
-        Ok((state.low.load(Ordering::Acquire), state.high.load(Ordering::Acquire)))
+        Ok((
+            state.low.load(Ordering::Acquire),
+            state.high.load(Ordering::Acquire),
+        ))
     }
 
     /// Appends records and commits offsets in one write batch: all or nothing.
-    fn append(&self, records: Vec<OutRecord>, offsets: &[(String, CommitOffset)]) -> Result<Vec<Position>> {
+    fn append(
+        &self,
+        records: Vec<OutRecord>,
+        offsets: &[(String, CommitOffset)],
+    ) -> Result<Vec<Position>> {
         self.append_if(records, offsets, || Ok(()))
     }
 
@@ -181,8 +200,15 @@ impl Inner {
             entry.1 += 1;
             entry.2 = timestamp;
             let key = store::record_key(topic.id, partition as i32, offset);
-            batch.put_cf(records_cf, key, store::encode_record(timestamp, record.key.as_deref(), &record.payload));
-            positions.push(Position { partition: partition as i32, offset });
+            batch.put_cf(
+                records_cf,
+                key,
+                store::encode_record(timestamp, record.key.as_deref(), &record.payload),
+            );
+            positions.push(Position {
+                partition: partition as i32,
+                offset,
+            });
         }
         let offsets_cf = cf(&self.db, OFFSETS)?;
         for (group, commit) in offsets {
@@ -206,12 +232,16 @@ impl Inner {
         let partition = match (record.partition, &record.key) {
             (Some(p), _) => p,
             (None, Some(key)) => partition_for_key(key, count),
-            (None, None) => (self.round_robin.fetch_add(1, Ordering::Relaxed) % count as u32) as i32,
+            (None, None) => {
+                (self.round_robin.fetch_add(1, Ordering::Relaxed) % count as u32) as i32
+            }
         };
         usize::try_from(partition)
             .ok()
             .filter(|p| *p < topic.partitions.len())
-            .ok_or_else(|| Error::UnknownPartition(TopicPartition::new(record.topic.clone(), partition)))
+            .ok_or_else(|| {
+                Error::UnknownPartition(TopicPartition::new(record.topic.clone(), partition))
+            })
     }
 
     fn committed(&self, group: &str, partitions: &[TopicPartition]) -> Result<Vec<Option<i64>>> {
@@ -223,7 +253,9 @@ impl Inner {
                     .db
                     .get_pinned_cf(offsets, store::offset_key(group, &tp.topic, tp.partition))
                     .map_err(|e| storage(&self.path, e))?;
-                Ok(value.and_then(|v| v.as_ref().try_into().ok()).map(i64::from_le_bytes))
+                Ok(value
+                    .and_then(|v| v.as_ref().try_into().ok())
+                    .map(i64::from_le_bytes))
             })
             .collect()
     }
@@ -232,26 +264,52 @@ impl Inner {
         if spec.partitions < 1 {
             return Err(Error::Invalid {
                 what: "partition count",
-                detail: format!("topic {:?} asks for {} partitions; at least 1 is needed", spec.name, spec.partitions),
+                detail: format!(
+                    "topic {:?} asks for {} partitions; at least 1 is needed",
+                    spec.name, spec.partitions
+                ),
             });
         }
         let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = topics.get(&spec.name) {
             let found = existing.partitions.len() as i32;
             if found != spec.partitions {
-                return Err(Error::PartitionMismatch { topic: spec.name.clone(), expected: spec.partitions, found });
+                return Err(Error::PartitionMismatch {
+                    topic: spec.name.clone(),
+                    expected: spec.partitions,
+                    found,
+                });
             }
             return Ok(false);
         }
         let id = self.next_topic_id.fetch_add(1, Ordering::Relaxed);
-        let stored = StoredTopic { id, partitions: spec.partitions, configs: spec.configs.clone() };
+        let stored = StoredTopic {
+            id,
+            partitions: spec.partitions,
+            configs: spec.configs.clone(),
+        };
         self.db
-            .put_cf(cf(&self.db, TOPICS)?, spec.name.as_bytes(), store::encode_topic(&stored))
+            .put_cf(
+                cf(&self.db, TOPICS)?,
+                spec.name.as_bytes(),
+                store::encode_topic(&stored),
+            )
             .map_err(|e| storage(&self.path, e))?;
         let partitions = (0..spec.partitions)
-            .map(|_| PartitionState { low: AtomicI64::new(0), high: AtomicI64::new(0), last_timestamp: AtomicI64::new(0) })
+            .map(|_| PartitionState {
+                low: AtomicI64::new(0),
+                high: AtomicI64::new(0),
+                last_timestamp: AtomicI64::new(0),
+            })
             .collect();
-        topics.insert(spec.name.clone(), Arc::new(TopicState { id, configs: spec.configs.clone(), partitions }));
+        topics.insert(
+            spec.name.clone(),
+            Arc::new(TopicState {
+                id,
+                configs: spec.configs.clone(),
+                partitions,
+            }),
+        );
         Ok(true)
     }
 
@@ -276,7 +334,10 @@ impl Log for EmbeddedLog {
     }
 
     fn send(&self, record: OutRecord) -> Result<Delivery> {
-        let position = self.inner.append(vec![record], &[]).map(|mut p| p.remove(0));
+        let position = self
+            .inner
+            .append(vec![record], &[])
+            .map(|mut p| p.remove(0));
         Ok(Delivery::ready(position))
     }
 
@@ -292,15 +353,23 @@ impl Log for EmbeddedLog {
         Ok(Box::new(EmbeddedConsumer::join(self.clone(), config)))
     }
 
-    async fn transactional_producer(&self, transactional_id: &str) -> Result<Box<dyn TransactionalProducer>> {
-        Ok(Box::new(EmbeddedTransactionalProducer::new(self.clone(), transactional_id)))
+    async fn transactional_producer(
+        &self,
+        transactional_id: &str,
+    ) -> Result<Box<dyn TransactionalProducer>> {
+        Ok(Box::new(EmbeddedTransactionalProducer::new(
+            self.clone(),
+            transactional_id,
+        )))
     }
 
     async fn create_topics(&self, topics: &[TopicSpec]) -> Result<()> {
         for spec in topics {
             if self.inner.create_topic(spec)? {
                 let inner = &self.inner;
-                inner.groups.topic_changed(&spec.name, &|t| inner.partitions_of(t));
+                inner
+                    .groups
+                    .topic_changed(&spec.name, &|t| inner.partitions_of(t));
             }
         }
         Ok(())
@@ -319,7 +388,9 @@ impl Log for EmbeddedLog {
         for name in names {
             if self.inner.delete_topic(name)? {
                 let inner = &self.inner;
-                inner.groups.topic_changed(name, &|t| inner.partitions_of(t));
+                inner
+                    .groups
+                    .topic_changed(name, &|t| inner.partitions_of(t));
             }
         }
         Ok(())
@@ -343,12 +414,25 @@ impl Log for EmbeddedLog {
         Ok(low)
     }
 
-    async fn committed_offsets(&self, group: &str, partitions: &[TopicPartition]) -> Result<Vec<Option<i64>>> {
+    async fn committed_offsets(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<Option<i64>>> {
         self.inner.committed(group, partitions)
     }
 
-    async fn read_partition(&self, tp: &TopicPartition, from: i64) -> Result<Box<dyn PartitionReader>> {
+    async fn read_partition(
+        &self,
+        tp: &TopicPartition,
+        from: i64,
+    ) -> Result<Box<dyn PartitionReader>> {
         let (_, end) = self.inner.watermarks(tp)?;
-        Ok(Box::new(EmbeddedReader::new(self.clone(), tp.clone(), from, end)))
+        Ok(Box::new(EmbeddedReader::new(
+            self.clone(),
+            tp.clone(),
+            from,
+            end,
+        )))
     }
 }

@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use bytes::Bytes;
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, ReadOptions, WriteBatch, DB};
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, ReadOptions,
+    WriteBatch, DB,
+};
 
 use crate::error::{Error, Result};
 use crate::record::Record;
@@ -87,14 +90,22 @@ pub(super) fn encode_record(timestamp_ms: i64, key: Option<&[u8]>, payload: &[u8
 }
 
 /// Decodes a stored record; `None` when the bytes are not one we wrote.
-pub(super) fn decode_record(topic: &str, partition: i32, offset: i64, value: &[u8]) -> Option<Record> {
+pub(super) fn decode_record(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    value: &[u8],
+) -> Option<Record> {
     let timestamp_ms = record_timestamp(value)?;
     let key_len = u32::from_le_bytes(value.get(8..12)?.try_into().ok()?);
     let (key, rest) = if key_len == u32::MAX {
         (None, value.get(12..)?)
     } else {
         let end = 12usize.checked_add(key_len as usize)?;
-        (Some(Bytes::copy_from_slice(value.get(12..end)?)), value.get(end..)?)
+        (
+            Some(Bytes::copy_from_slice(value.get(12..end)?)),
+            value.get(end..)?,
+        )
     };
     Some(Record {
         topic: topic.to_owned(),
@@ -135,7 +146,11 @@ pub(super) fn decode_topic(value: &[u8]) -> Option<StoredTopic> {
         .filter_map(|line| line.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    Some(StoredTopic { id, partitions, configs })
+    Some(StoredTopic {
+        id,
+        partitions,
+        configs,
+    })
 }
 
 /// The key of a committed offset.
@@ -155,7 +170,8 @@ pub(super) fn load_topics(db: &DB) -> Result<Vec<(String, StoredTopic)>> {
     for item in db.iterator_cf(cf(db, TOPICS)?, IteratorMode::Start) {
         let (name, value) = item.map_err(|e| storage(db.path(), e))?;
         let name = String::from_utf8_lossy(&name).into_owned();
-        let topic = decode_topic(&value).ok_or_else(|| storage(db.path(), format!("topic {name:?} is corrupt")))?;
+        let topic = decode_topic(&value)
+            .ok_or_else(|| storage(db.path(), format!("topic {name:?} is corrupt")))?;
         topics.push((name, topic));
     }
     Ok(topics)
@@ -173,22 +189,48 @@ pub(super) fn partition_bounds(db: &DB, topic: u32, partition: i32) -> Result<(i
     let records = cf(db, RECORDS)?;
     let lower = record_key(topic, partition, 0);
     let upper = record_key(topic, partition, i64::MAX);
-    let mut forward = db.iterator_cf_opt(records, bounded(topic, partition), IteratorMode::From(&lower, Direction::Forward));
-    let Some(first) = forward.next().transpose().map_err(|e| storage(db.path(), e))? else {
+    let mut forward = db.iterator_cf_opt(
+        records,
+        bounded(topic, partition),
+        IteratorMode::From(&lower, Direction::Forward),
+    );
+    let Some(first) = forward
+        .next()
+        .transpose()
+        .map_err(|e| storage(db.path(), e))?
+    else {
         return Ok((0, 0, 0));
     };
-    let mut reverse = db.iterator_cf_opt(records, bounded(topic, partition), IteratorMode::From(&upper, Direction::Reverse));
-    let last = reverse.next().transpose().map_err(|e| storage(db.path(), e))?;
+    let mut reverse = db.iterator_cf_opt(
+        records,
+        bounded(topic, partition),
+        IteratorMode::From(&upper, Direction::Reverse),
+    );
+    let last = reverse
+        .next()
+        .transpose()
+        .map_err(|e| storage(db.path(), e))?;
     let low = offset_of_key(&first.0).unwrap_or(0);
     let (high, last_ts) = match last {
-        Some((key, value)) => (offset_of_key(&key).map_or(low, |o| o + 1), record_timestamp(&value).unwrap_or(0)),
+        Some((key, value)) => (
+            offset_of_key(&key).map_or(low, |o| o + 1),
+            record_timestamp(&value).unwrap_or(0),
+        ),
         None => (low, 0),
     };
     Ok((low, high, last_ts))
 }
 
 /// Reads up to `max` records of a partition from `from` (inclusive) to `end` (exclusive).
-pub(super) fn read_range(db: &DB, topic_id: u32, topic: &str, partition: i32, from: i64, end: i64, max: usize) -> Result<Vec<Record>> {
+pub(super) fn read_range(
+    db: &DB,
+    topic_id: u32,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    end: i64,
+    max: usize,
+) -> Result<Vec<Record>> {
     let mut out = Vec::new();
     if from >= end || max == 0 {
         return Ok(out);
@@ -196,10 +238,20 @@ pub(super) fn read_range(db: &DB, topic_id: u32, topic: &str, partition: i32, fr
     let lower = record_key(topic_id, partition, from);
     let mut options = ReadOptions::default();
     options.set_iterate_upper_bound(record_key(topic_id, partition, end).to_vec());
-    for item in db.iterator_cf_opt(cf(db, RECORDS)?, options, IteratorMode::From(&lower, Direction::Forward)) {
+    for item in db.iterator_cf_opt(
+        cf(db, RECORDS)?,
+        options,
+        IteratorMode::From(&lower, Direction::Forward),
+    ) {
         let (key, value) = item.map_err(|e| storage(db.path(), e))?;
-        let record = offset_of_key(&key).and_then(|offset| decode_record(topic, partition, offset, &value));
-        out.push(record.ok_or_else(|| storage(db.path(), format!("a record of {topic}[{partition}] is corrupt")))?);
+        let record =
+            offset_of_key(&key).and_then(|offset| decode_record(topic, partition, offset, &value));
+        out.push(record.ok_or_else(|| {
+            storage(
+                db.path(),
+                format!("a record of {topic}[{partition}] is corrupt"),
+            )
+        })?);
         if out.len() >= max {
             break;
         }
@@ -208,7 +260,12 @@ pub(super) fn read_range(db: &DB, topic_id: u32, topic: &str, partition: i32, fr
 }
 
 /// The timestamp of the record at `offset`, if stored.
-pub(super) fn timestamp_at(db: &DB, topic: u32, partition: i32, offset: i64) -> Result<Option<i64>> {
+pub(super) fn timestamp_at(
+    db: &DB,
+    topic: u32,
+    partition: i32,
+    offset: i64,
+) -> Result<Option<i64>> {
     let value = db
         .get_pinned_cf(cf(db, RECORDS)?, record_key(topic, partition, offset))
         .map_err(|e| storage(db.path(), e))?;
@@ -233,7 +290,10 @@ mod tests {
         let record = decode_record("t", 3, 7, &value).expect("decodes");
         assert_eq!(record.key.as_deref(), Some(&b"k"[..]));
         assert_eq!(&record.payload[..], b"payload");
-        assert_eq!((record.timestamp_ms, record.offset, record.partition), (42, 7, 3));
+        assert_eq!(
+            (record.timestamp_ms, record.offset, record.partition),
+            (42, 7, 3)
+        );
         let keyless = decode_record("t", 0, 0, &encode_record(1, None, b"")).expect("decodes");
         assert_eq!(keyless.key, None);
         assert!(keyless.payload.is_empty());

@@ -30,7 +30,11 @@ pub(super) struct EmbeddedTransactionalProducer {
 }
 
 fn txn_error(operation: &'static str, class: TxnErrorClass, detail: impl Into<String>) -> Error {
-    Error::Transaction { operation, class, detail: detail.into() }
+    Error::Transaction {
+        operation,
+        class,
+        detail: detail.into(),
+    }
 }
 
 impl EmbeddedTransactionalProducer {
@@ -42,7 +46,12 @@ impl EmbeddedTransactionalProducer {
             *epoch += 1;
             *epoch
         };
-        Self { log, id: id.to_owned(), epoch, open: Mutex::new(None) }
+        Self {
+            log,
+            id: id.to_owned(),
+            epoch,
+            open: Mutex::new(None),
+        }
     }
 
     fn check_epoch(&self, operation: &'static str) -> Result<()> {
@@ -50,16 +59,28 @@ impl EmbeddedTransactionalProducer {
         if current == Some(self.epoch) {
             Ok(())
         } else {
-            Err(txn_error(operation, TxnErrorClass::Fatal, format!("producer {:?} was fenced by a newer instance", self.id)))
+            Err(txn_error(
+                operation,
+                TxnErrorClass::Fatal,
+                format!("producer {:?} was fenced by a newer instance", self.id),
+            ))
         }
     }
 
-    fn with_open<T>(&self, operation: &'static str, f: impl FnOnce(&mut OpenTransaction) -> T) -> Result<T> {
+    fn with_open<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&mut OpenTransaction) -> T,
+    ) -> Result<T> {
         self.check_epoch(operation)?;
         let mut open = lock(&self.open);
-        let txn = open
-            .as_mut()
-            .ok_or_else(|| txn_error(operation, TxnErrorClass::Abortable, "no transaction is open: call begin first"))?;
+        let txn = open.as_mut().ok_or_else(|| {
+            txn_error(
+                operation,
+                TxnErrorClass::Abortable,
+                "no transaction is open: call begin first",
+            )
+        })?;
         Ok(f(txn))
     }
 
@@ -67,8 +88,19 @@ impl EmbeddedTransactionalProducer {
     fn stale_offsets(&self, offsets: &[(String, u64, u64, CommitOffset)]) -> Option<String> {
         offsets
             .iter()
-            .find(|(group, member, generation, offset)| !self.log.inner.groups.owns(group, *member, *generation, &offset.tp))
-            .map(|(group, _, _, offset)| format!("{} is no longer owned by this member of group {group:?}", offset.tp))
+            .find(|(group, member, generation, offset)| {
+                !self
+                    .log
+                    .inner
+                    .groups
+                    .owns(group, *member, *generation, &offset.tp)
+            })
+            .map(|(group, _, _, offset)| {
+                format!(
+                    "{} is no longer owned by this member of group {group:?}",
+                    offset.tp
+                )
+            })
     }
 }
 
@@ -78,9 +110,16 @@ impl TransactionalProducer for EmbeddedTransactionalProducer {
         self.check_epoch("begin")?;
         let mut open = lock(&self.open);
         if open.is_some() {
-            return Err(txn_error("begin", TxnErrorClass::Abortable, "a transaction is already open"));
+            return Err(txn_error(
+                "begin",
+                TxnErrorClass::Abortable,
+                "a transaction is already open",
+            ));
         }
-        *open = Some(OpenTransaction { records: Vec::new(), offsets: Vec::new() });
+        *open = Some(OpenTransaction {
+            records: Vec::new(),
+            offsets: Vec::new(),
+        });
         Ok(())
     }
 
@@ -88,29 +127,53 @@ impl TransactionalProducer for EmbeddedTransactionalProducer {
         let (tx, rx) = oneshot::channel();
         self.with_open("send", |txn| txn.records.push((record, tx)))?;
         Ok(Delivery::new(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(txn_error("send", TxnErrorClass::Abortable, "the transaction was aborted")))
+            rx.await.unwrap_or_else(|_| {
+                Err(txn_error(
+                    "send",
+                    TxnErrorClass::Abortable,
+                    "the transaction was aborted",
+                ))
+            })
         }))
     }
 
     async fn send_offsets(&self, offsets: &[CommitOffset], group: &GroupMetadata) -> Result<()> {
-        let GroupMetadataInner::Embedded { group, member, generation } = &group.0 else {
-            return Err(txn_error("send_offsets", TxnErrorClass::Fatal, "group metadata from another backend"));
+        let GroupMetadataInner::Embedded {
+            group,
+            member,
+            generation,
+        } = &group.0
+        else {
+            return Err(txn_error(
+                "send_offsets",
+                TxnErrorClass::Fatal,
+                "group metadata from another backend",
+            ));
         };
         self.with_open("send_offsets", |txn| {
-            txn.offsets
-                .extend(offsets.iter().map(|o| (group.clone(), *member, *generation, o.clone())));
+            txn.offsets.extend(
+                offsets
+                    .iter()
+                    .map(|o| (group.clone(), *member, *generation, o.clone())),
+            );
         })
     }
 
     async fn commit(&self) -> Result<()> {
         self.check_epoch("commit")?;
         let Some(txn) = lock(&self.open).take() else {
-            return Err(txn_error("commit", TxnErrorClass::Abortable, "no transaction is open"));
+            return Err(txn_error(
+                "commit",
+                TxnErrorClass::Abortable,
+                "no transaction is open",
+            ));
         };
         let (records, senders): (Vec<_>, Vec<_>) = txn.records.into_iter().unzip();
         let txn_offsets = txn.offsets;
-        let offsets: Vec<(String, CommitOffset)> = txn_offsets.iter().map(|(g, _, _, o)| (g.clone(), o.clone())).collect();
+        let offsets: Vec<(String, CommitOffset)> = txn_offsets
+            .iter()
+            .map(|(g, _, _, o)| (g.clone(), o.clone()))
+            .collect();
         let offsets_meta = &txn_offsets;
         let check = || {
             self.check_epoch("commit")?;
@@ -127,7 +190,11 @@ impl TransactionalProducer for EmbeddedTransactionalProducer {
                 Ok(())
             }
             Err(error @ Error::Transaction { .. }) => Err(error),
-            Err(error) => Err(txn_error("commit", TxnErrorClass::Abortable, error.to_string())),
+            Err(error) => Err(txn_error(
+                "commit",
+                TxnErrorClass::Abortable,
+                error.to_string(),
+            )),
         }
     }
 
