@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 /// The broker the suite runs against: `CELERIAC_TEST_BROKERS`, else the one `scripts/kafka` starts.
 fn brokers() -> String {
@@ -70,20 +70,40 @@ async fn topic_produce_consume_delete_on_the_real_broker() {
         .expect("produce");
     assert_eq!((delivery.partition, delivery.offset), (0, 0));
 
-    let consumer: StreamConsumer = config()
+    // A group-less consumer assigned to partition 0, polled on a blocking thread (librdkafka's
+    // poll and close block): it reads the record back from the beginning.
+    let consumer: BaseConsumer = config()
         .set("group.id", format!("smoke-{topic}"))
-        .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .create()
         .expect("consumer");
-    consumer.subscribe(&[&topic]).expect("subscribe");
-    let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
-        .await
-        .expect("a record within 30 s")
-        .expect("consume");
-    assert_eq!(message.key(), Some(&b"k"[..]));
-    assert_eq!(message.payload(), Some(&b"hello celeriac"[..]));
-    drop(consumer);
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(&topic, 0, Offset::Beginning)
+        .expect("assignment");
+    consumer.assign(&assignment).expect("assign");
+    let (key, payload) = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match consumer.poll(Duration::from_millis(500)) {
+                Some(Ok(message)) => {
+                    return (
+                        message.key().map(<[u8]>::to_vec),
+                        message.payload().map(<[u8]>::to_vec),
+                    )
+                }
+                Some(Err(error)) => panic!("consume: {error}"),
+                None => assert!(
+                    std::time::Instant::now() < deadline,
+                    "no record within 30 s"
+                ),
+            }
+        }
+    })
+    .await
+    .expect("the consuming thread");
+    assert_eq!(key.as_deref(), Some(&b"k"[..]));
+    assert_eq!(payload.as_deref(), Some(&b"hello celeriac"[..]));
 
     let deleted = admin
         .delete_topics(&[&topic], &options)
