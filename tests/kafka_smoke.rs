@@ -10,10 +10,9 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-/// The broker the suite runs against: `CELERIAC_TEST_BROKERS`, else the one `scripts/kafka` starts.
-fn brokers() -> String {
-    std::env::var("CELERIAC_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
-}
+mod support;
+
+use support::{brokers, require_broker};
 
 fn config() -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -21,23 +20,6 @@ fn config() -> ClientConfig {
         .set("bootstrap.servers", brokers())
         .set("socket.timeout.ms", "5000");
     config
-}
-
-/// Fails, with the fix in the message, when no broker answers within a few seconds.
-fn require_broker() {
-    let addr = brokers();
-    let first = addr.split(',').next().unwrap_or_default().to_owned();
-    let reachable = std::net::TcpStream::connect_timeout(
-        &first
-            .parse()
-            .unwrap_or_else(|e| panic!("CELERIAC_TEST_BROKERS={addr} is not host:port: {e}")),
-        Duration::from_secs(3),
-    )
-    .is_ok();
-    assert!(
-        reachable,
-        "no Kafka broker answers on {addr}: run `scripts/kafka start` (or `scripts/test`, which starts one)"
-    );
 }
 
 #[tokio::test]
