@@ -11,6 +11,7 @@ pub mod beat;
 pub mod coordinator;
 mod demo;
 mod error;
+mod host;
 mod names;
 mod registry;
 mod results;

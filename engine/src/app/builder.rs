@@ -175,11 +175,5 @@ impl AppBuilder {
 
 /// `host@pid`, Celery's worker naming.
 fn default_hostname() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{host}@{}", std::process::id())
+    format!("{}@{}", crate::host::host_name(), std::process::id())
 }

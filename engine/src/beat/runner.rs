@@ -483,11 +483,5 @@ pub async fn run(
 
 /// `beat-<pid>@<host>`, the host from `$HOSTNAME` or `/etc/hostname`.
 fn default_hostname() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned());
-    format!("beat-{}@{host}", std::process::id())
+    format!("beat-{}@{}", std::process::id(), crate::host::host_name())
 }

@@ -195,13 +195,6 @@ impl CoordinatorHandle {
     }
 }
 
-fn default_hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
-}
-
 impl Coordinator {
     /// A builder over `log`.
     pub fn builder(log: Arc<dyn Log>) -> CoordinatorBuilder {
@@ -210,7 +203,7 @@ impl Coordinator {
             names: TopicNames::default(),
             state_dir: None,
             store: None,
-            hostname: default_hostname(),
+            hostname: crate::host::host_name(),
             result_expiry: Some(Duration::from_secs(24 * 3600)),
             tick_interval: Duration::from_millis(25),
             max_batch: 5_000,
