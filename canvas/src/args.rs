@@ -11,9 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use serde::de::DeserializeOwned;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::check::Arity;
 use crate::error::{Error, Result};
 
 /// A task's input type seen as positional arguments.
@@ -28,10 +29,13 @@ pub trait TaskArgs: Sized {
     type Rest;
     /// How many positional arguments the type takes.
     const ARITY: usize;
+    /// The argument counts the type accepts: exactly [`Self::ARITY`] unless the type is
+    /// variadic, like [`VarArgs`].
+    const ACCEPTS: Arity = Arity::exactly(Self::ARITY);
 
     /// Encodes the value as positional arguments.
     fn to_args(&self) -> Result<Vec<Value>>;
-    /// Decodes positional arguments; the count must be [`Self::ARITY`].
+    /// Decodes positional arguments; the count must be one [`Self::ACCEPTS`] allows.
     fn from_args(args: Vec<Value>) -> Result<Self>;
     /// Encodes the arguments a partial signature binds (everything after the first).
     fn rest_to_args(rest: &Self::Rest) -> Result<Vec<Value>>;
@@ -194,6 +198,41 @@ impl TaskArgs for () {
     }
 }
 
+/// Any number of positional arguments, as JSON values: Celery's `*args`.
+///
+/// A task taking `VarArgs` accepts every argument count; a partial binds the arguments after
+/// the first, and a parent's result becomes the first.
+///
+/// ```
+/// use celeriac_canvas::{TaskArgs, VarArgs};
+/// use serde_json::json;
+/// let args = VarArgs::from_args(vec![json!(1), json!("two")]).unwrap();
+/// assert_eq!(args.0.len(), 2);
+/// assert!(VarArgs::ACCEPTS.accepts(0) && VarArgs::ACCEPTS.accepts(7));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VarArgs(pub Vec<Value>);
+
+impl TaskArgs for VarArgs {
+    type First = Value;
+    type Rest = Vec<Value>;
+    const ARITY: usize = 0;
+    const ACCEPTS: Arity = Arity::UNKNOWN;
+    fn to_args(&self) -> Result<Vec<Value>> {
+        Ok(self.0.clone())
+    }
+    fn from_args(args: Vec<Value>) -> Result<Self> {
+        Ok(VarArgs(args))
+    }
+    fn rest_to_args(rest: &Vec<Value>) -> Result<Vec<Value>> {
+        Ok(rest.clone())
+    }
+    fn first_to_value(first: &Value) -> Result<Value> {
+        Ok(first.clone())
+    }
+}
+
 impl<A: Serialize + DeserializeOwned> TaskArgs for (A,) {
     type First = A;
     type Rest = ();
@@ -282,6 +321,28 @@ tuple_args!(5; A, B, C, D, E);
 tuple_args!(6; A, B, C, D, E, F);
 tuple_args!(7; A, B, C, D, E, F, G);
 tuple_args!(8; A, B, C, D, E, F, G, H);
+
+/// The items of a MAP or STARMAP step: its single argument, which must be a list.
+///
+/// The error is the message the failed step reports (the engine and the reference evaluator
+/// say the same thing).
+///
+/// ```
+/// use celeriac_canvas::map_items;
+/// use serde_json::json;
+/// assert_eq!(map_items(vec![json!([1, 2])]), Ok(vec![json!(1), json!(2)]));
+/// assert_eq!(map_items(vec![json!(0)]).unwrap_err(), "expected a list of items, saw 0");
+/// ```
+pub fn map_items(args: Vec<Value>) -> std::result::Result<Vec<Value>, String> {
+    match <[Value; 1]>::try_from(args) {
+        Ok([Value::Array(items)]) => Ok(items),
+        Ok([other]) => Err(format!("expected a list of items, saw {other}")),
+        Err(args) => Err(format!(
+            "expected one argument (the items), saw {}",
+            args.len()
+        )),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ use celeriac_schemas::{StepKind, WorkflowStep};
 use petgraph::algo::toposort;
 use serde_json::Value;
 
+use crate::args::map_items;
 use crate::assemble::{assemble_args, collect_list, JSON, MSGPACK};
 use crate::check::{Arity, TaskRegistry};
 use crate::dag::Dag;
@@ -286,16 +287,7 @@ fn each_item(
     args: Vec<Value>,
     as_args: fn(Value) -> Vec<Value>,
 ) -> Result<Value, String> {
-    let items = match <[Value; 1]>::try_from(args) {
-        Ok([Value::Array(items)]) => items,
-        Ok([other]) => return Err(format!("expected a list of items, saw {other}")),
-        Err(args) => {
-            return Err(format!(
-                "expected one argument (the items), saw {}",
-                args.len()
-            ))
-        }
-    };
+    let items = map_items(args)?;
     items
         .into_iter()
         .map(|item| task(as_args(item)))

@@ -94,10 +94,12 @@ mod evaluate;
 mod failure;
 mod json;
 mod path;
+#[cfg(feature = "strategies")]
+pub mod strategies;
 mod typed;
 mod validate;
 
-pub use args::{NoFirstArg, SingleArg, TaskArgs};
+pub use args::{map_items, NoFirstArg, SingleArg, TaskArgs, VarArgs};
 pub use assemble::{assemble_args, check_args_array, collect_list, prepend_arg, JSON, MSGPACK};
 pub use canvas::{ArgsMode, Canvas, CanvasKind, ChunksCall, MapCall, TaskCall};
 pub use celeriac_schemas::{

@@ -57,9 +57,9 @@ impl<In, Out> TaskRef<In, Out> {
 }
 
 impl<In: TaskArgs, Out> TaskRef<In, Out> {
-    /// How many positional arguments the task takes: its input type's [`TaskArgs::ARITY`].
+    /// How many positional arguments the task takes: its input type's [`TaskArgs::ACCEPTS`].
     pub fn arity(&self) -> Arity {
-        Arity::exactly(In::ARITY)
+        In::ACCEPTS
     }
 
     /// A signature with all arguments bound (Celery's `s`).

@@ -9,12 +9,13 @@ mod common;
 
 use std::collections::{BTreeSet, VecDeque};
 
+use celeriac_canvas::strategies::CanvasStrategy;
 use celeriac_canvas::{
     ArgsMode, Canvas, CanvasKind, Dag, Evaluation, Evaluator, MapCall, StepState, TaskCall,
     TaskTable,
 };
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use common::tasks;
@@ -24,106 +25,12 @@ type Failure = (String, String);
 /// One error callback run: its task, the failed task, the error.
 type ErrbackRun = (String, String, String);
 
-fn mode() -> impl Strategy<Value = ArgsMode> {
-    prop_oneof![
-        Just(ArgsMode::Mutable),
-        Just(ArgsMode::Partial),
-        Just(ArgsMode::Immutable)
-    ]
-}
-
-fn small_ints(max: usize) -> impl Strategy<Value = Vec<Value>> {
-    prop::collection::vec((0..5i64).prop_map(Value::from), 0..max)
-}
-
-fn arg_lists() -> impl Strategy<Value = Vec<Value>> {
-    prop::collection::vec(small_ints(3).prop_map(Value::Array), 0..4)
-}
-
-fn leaf(failures: bool) -> BoxedStrategy<Canvas> {
-    let names = if failures {
-        vec!["add", "add", "add", "boom"]
-    } else {
-        vec!["add"]
-    };
-    let name = prop::sample::select(names);
-    let map_items = if failures {
-        prop::option::of(small_ints(4)).boxed()
-    } else {
-        small_ints(4).prop_map(Some).boxed()
-    };
-    prop_oneof![
-        4 => (name.clone(), small_ints(3), mode()).prop_map(|(t, args, mode)| Canvas::call(t, args, mode)),
-        1 => (name.clone(), map_items).prop_map(|(t, items)| Canvas::map(t, items)),
-        1 => (name.clone(), arg_lists()).prop_map(|(t, items)| Canvas::starmap(t, Some(items))),
-        1 => (name, arg_lists(), 1..3usize).prop_map(|(t, items, n)| Canvas::chunks(t, items, n)),
-    ]
-    .boxed()
-}
-
-/// Adds, at random, a link, an error callback and options.
-fn decorate(canvas: BoxedStrategy<Canvas>, failures: bool) -> BoxedStrategy<Canvas> {
-    let link_task = if failures {
-        vec!["log", "boom"]
-    } else {
-        vec!["log"]
-    };
-    let link = prop::option::weighted(0.2, prop::sample::select(link_task))
-        .prop_map(|t| t.map(|t| Canvas::partial(t, vec![])));
-    let errback =
-        prop::option::weighted(0.3, mode()).prop_map(|m| m.map(|m| Canvas::call("eb", vec![], m)));
-    let queue = prop::option::weighted(0.2, "[a-z]{1,4}");
-    (canvas, link, errback, queue)
-        .prop_map(|(mut canvas, link, errback, queue)| {
-            canvas.link.extend(link);
-            canvas.link_error.extend(errback);
-            canvas.options.queue = queue;
-            canvas
-        })
-        .boxed()
-}
-
+/// Random canvases, with or without failing tasks, some steps on other queues.
 fn canvas(failures: bool) -> impl Strategy<Value = Canvas> {
-    let leaf = decorate(leaf(failures), failures);
-    leaf.prop_recursive(4, 32, 4, move |inner| {
-        let composite = prop_oneof![
-            prop::collection::vec(inner.clone(), 1..4).prop_map(Canvas::chain),
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Canvas::group),
-            (prop::collection::vec(inner.clone(), 0..3), inner)
-                .prop_map(|(h, b)| Canvas::chord(h, b)),
-        ];
-        decorate(composite.boxed(), failures)
-    })
-    .prop_map(|mut canvas| {
-        give_parents(&mut canvas, false);
-        canvas
-    })
-}
-
-/// Makes every partial that has no parent a full signature, so every canvas compiles.
-fn give_parents(canvas: &mut Canvas, has_parent: bool) {
-    match &mut canvas.kind {
-        CanvasKind::Task(call) if !has_parent && call.mode == ArgsMode::Partial => {
-            call.mode = ArgsMode::Mutable
-        }
-        CanvasKind::Map(call) | CanvasKind::Starmap(call)
-            if !has_parent && call.items.is_none() =>
-        {
-            call.items = Some(vec![json!(1), json!(2)]);
-        }
-        CanvasKind::Chain(steps) => {
-            for (i, step) in steps.iter_mut().enumerate() {
-                give_parents(step, has_parent || i > 0);
-            }
-        }
-        CanvasKind::Group(members) => members.iter_mut().for_each(|m| give_parents(m, has_parent)),
-        CanvasKind::Chord { header, body } => {
-            header.iter_mut().for_each(|m| give_parents(m, has_parent));
-            give_parents(body, true);
-        }
-        _ => {}
-    }
-    canvas.link.iter_mut().for_each(|l| give_parents(l, true));
+    CanvasStrategy::new()
+        .with_failures(failures)
+        .with_queues(["a", "bq", "cqz"])
+        .canvases()
 }
 
 /// The direct recursive interpretation of a canvas.

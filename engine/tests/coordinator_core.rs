@@ -11,9 +11,8 @@ mod coordinator_support;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
-use celeriac_canvas::{
-    ArgsMode, Canvas, CanvasKind, Dag, Evaluation, Evaluator, StepState, TaskTable,
-};
+use celeriac_canvas::strategies::CanvasStrategy;
+use celeriac_canvas::{ArgsMode, Canvas, Dag, Evaluation, Evaluator, StepState, TaskTable};
 use celeriac_engine::coordinator::{
     task_result, Action, Core, CoreConfig, Input, MemoryState, RecordMeta, Source, StepStatus,
     Table, WorkflowView, TIMER_DUE_HEADER,
@@ -330,92 +329,13 @@ fn agrees(dag: &Dag, evaluation: &Evaluation, sim: &Sim) -> Result<(), TestCaseE
     Ok(())
 }
 
-// ---- random canvases (the canvas crate's property-test generators) ----
-
-fn mode() -> impl Strategy<Value = ArgsMode> {
-    prop_oneof![
-        Just(ArgsMode::Mutable),
-        Just(ArgsMode::Partial),
-        Just(ArgsMode::Immutable)
-    ]
-}
-
-fn small_ints(max: usize) -> impl Strategy<Value = Vec<Value>> {
-    prop::collection::vec((0..5i64).prop_map(Value::from), 0..max)
-}
-
-fn arg_lists() -> impl Strategy<Value = Vec<Value>> {
-    prop::collection::vec(small_ints(3).prop_map(Value::Array), 0..4)
-}
-
-fn leaf() -> BoxedStrategy<Canvas> {
-    let name = prop::sample::select(vec!["add", "add", "add", "boom"]);
-    prop_oneof![
-        4 => (name.clone(), small_ints(3), mode()).prop_map(|(t, args, mode)| Canvas::call(t, args, mode)),
-        1 => (name.clone(), prop::option::of(small_ints(4))).prop_map(|(t, items)| Canvas::map(t, items)),
-        1 => (name.clone(), arg_lists()).prop_map(|(t, items)| Canvas::starmap(t, Some(items))),
-        1 => (name, arg_lists(), 1..3usize).prop_map(|(t, items, n)| Canvas::chunks(t, items, n)),
-    ]
-    .boxed()
-}
-
-fn decorate(canvas: BoxedStrategy<Canvas>) -> BoxedStrategy<Canvas> {
-    let link = prop::option::weighted(0.2, prop::sample::select(vec!["log", "boom"]))
-        .prop_map(|t| t.map(|t| Canvas::partial(t, vec![])));
-    let errback =
-        prop::option::weighted(0.3, mode()).prop_map(|m| m.map(|m| Canvas::call("eb", vec![], m)));
-    let queue = prop::option::weighted(0.2, "[a-z]{1,4}");
-    (canvas, link, errback, queue)
-        .prop_map(|(mut canvas, link, errback, queue)| {
-            canvas.link.extend(link);
-            canvas.link_error.extend(errback);
-            canvas.options.queue = queue;
-            canvas
-        })
-        .boxed()
-}
+// ---- random canvases (the canvas crate's strategies) ----
 
 fn canvas() -> impl Strategy<Value = Canvas> {
-    decorate(leaf())
-        .prop_recursive(4, 32, 4, |inner| {
-            let composite = prop_oneof![
-                prop::collection::vec(inner.clone(), 1..4).prop_map(Canvas::chain),
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Canvas::group),
-                (prop::collection::vec(inner.clone(), 0..3), inner)
-                    .prop_map(|(h, b)| Canvas::chord(h, b)),
-            ];
-            decorate(composite.boxed())
-        })
-        .prop_map(|mut canvas| {
-            give_parents(&mut canvas, false);
-            canvas
-        })
-}
-
-/// Makes every partial that has no parent a full signature, so every canvas compiles.
-fn give_parents(canvas: &mut Canvas, has_parent: bool) {
-    match &mut canvas.kind {
-        CanvasKind::Task(call) if !has_parent && call.mode == ArgsMode::Partial => {
-            call.mode = ArgsMode::Mutable
-        }
-        CanvasKind::Map(call) | CanvasKind::Starmap(call)
-            if !has_parent && call.items.is_none() =>
-        {
-            call.items = Some(vec![json!(1), json!(2)]);
-        }
-        CanvasKind::Chain(steps) => {
-            for (i, step) in steps.iter_mut().enumerate() {
-                give_parents(step, has_parent || i > 0);
-            }
-        }
-        CanvasKind::Group(members) => members.iter_mut().for_each(|m| give_parents(m, has_parent)),
-        CanvasKind::Chord { header, body } => {
-            header.iter_mut().for_each(|m| give_parents(m, has_parent));
-            give_parents(body, true);
-        }
-        _ => {}
-    }
-    canvas.link.iter_mut().for_each(|l| give_parents(l, true));
+    CanvasStrategy::new()
+        .with_failures(true)
+        .with_queues(["a", "bq", "cqz"])
+        .canvases()
 }
 
 /// Injected failures: a few task steps by step id.

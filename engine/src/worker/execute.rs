@@ -178,18 +178,11 @@ fn per_item_args(
     star: bool,
 ) -> Result<Vec<Vec<u8>>, TaskError> {
     let bad = |e: String| TaskError::new("ArgumentError", e);
-    let mut outer: Vec<serde_json::Value> = match content_type {
+    let outer: Vec<serde_json::Value> = match content_type {
         ContentType::MsgPack => rmp_serde::from_slice(args).map_err(|e| bad(e.to_string()))?,
         _ => serde_json::from_slice(args).map_err(|e| bad(e.to_string()))?,
     };
-    let items = match outer.pop() {
-        Some(serde_json::Value::Array(items)) if outer.is_empty() => items,
-        _ => {
-            return Err(bad(
-                "a map step takes one argument: the list of items".into()
-            ))
-        }
-    };
+    let items = celeriac_canvas::map_items(outer).map_err(bad)?;
     items
         .into_iter()
         .map(|item| {
