@@ -5,65 +5,14 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use celeriac::engine::SendOptions;
 use celeriac::prelude::*;
 use celeriac::schemas::{Record, TaskResult, TaskState};
 use celeriac::topics::{partition_for_key, TopicPartition};
+use support::process::{terminate, worker_process};
 use support::TestApp;
-
-/// A child process killed when dropped, so a failing test leaves no worker behind.
-struct Worker(Option<Child>);
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Worker {
-    fn take(mut self) -> Child {
-        self.0.take().expect("the child is there until taken")
-    }
-}
-
-/// A `celeriac worker` process (the stock binary, with its demo tasks) on `test`'s topics.
-fn worker_process(test: &TestApp, name: &str, extra: &[&str]) -> Worker {
-    let state = test.dir.path().join(name);
-    Command::new(env!("CARGO_BIN_EXE_celeriac"))
-        .args([
-            "--brokers",
-            &support::brokers(),
-            "--prefix",
-            test.app.names().prefix(),
-        ])
-        .arg("--state-dir")
-        .arg(&state)
-        .args(["worker", "--concurrency", "4", "--grace", "5s"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map(|child| Worker(Some(child)))
-        .expect("the celeriac binary starts")
-}
-
-/// Sends SIGTERM and waits for the exit status.
-fn terminate(mut child: Child) -> std::process::ExitStatus {
-    let pid = child.id().to_string();
-    let sent = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success(), "SIGTERM delivered");
-    child.wait().expect("the worker exits")
-}
 
 async fn kafka_app() -> TestApp {
     support::app(support::Backend::Kafka).await

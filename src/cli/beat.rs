@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use celeriac_engine::beat::{self, BeatConfig};
 use celeriac_engine::App;
 use clap::Args;
-use tokio_util::sync::CancellationToken;
 
 /// Options of `celeriac beat`.
 #[derive(Debug, Args)]
@@ -18,12 +17,7 @@ pub(crate) struct BeatArgs {
 pub(crate) async fn run(app: &App, args: &BeatArgs) -> anyhow::Result<()> {
     let config = BeatConfig::from_file(&args.config)?;
     let entries = config.entries.len();
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        super::worker::shutdown_signal().await;
-        stop.cancel();
-    });
+    let shutdown = super::signal::shutdown_token()?;
     eprintln!(
         "celeriac beat: {entries} entries from {}; waiting to lead",
         args.config.display()

@@ -15,6 +15,7 @@ mod bench;
 mod duration;
 mod replay;
 mod result;
+mod signal;
 mod submit;
 mod topics;
 mod worker;

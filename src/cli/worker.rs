@@ -26,6 +26,7 @@ pub(crate) struct WorkerArgs {
 }
 
 pub(crate) async fn run(app: &App, args: &WorkerArgs) -> anyhow::Result<()> {
+    let signalled = super::signal::shutdown_token()?;
     let mut worker = app
         .worker()
         .queues(args.queues.clone())
@@ -45,28 +46,9 @@ pub(crate) async fn run(app: &App, args: &WorkerArgs) -> anyhow::Result<()> {
         app.task_names().len()
     );
     tokio::select! {
-        _ = shutdown_signal() => eprintln!("shutting down: finishing running tasks (grace {:?})", args.grace),
+        _ = signalled.cancelled() => eprintln!("shutting down: finishing running tasks (grace {:?})", args.grace),
         _ = cancel.cancelled() => eprintln!("shutting down on a control command"),
     }
     handle.shutdown().await?;
     Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => return std::mem::drop(interrupt.await),
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use celeriac::App;
 
+pub mod process;
+
 /// The broker the suite runs against: `CELERIAC_TEST_BROKERS`, else the one `scripts/kafka` starts.
 pub fn brokers() -> String {
     std::env::var("CELERIAC_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
