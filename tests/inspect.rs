@@ -297,3 +297,26 @@ on_both_backends! {
         worker.shutdown().await.expect("clean shutdown");
     }
 }
+
+/// The futures and the stream are `Send`, so an axum handler or a spawned task can hold them.
+#[test]
+fn the_inspect_futures_and_the_event_stream_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn futures(app: App) {
+        let control = app.control();
+        send(&control.ping(secs(1)));
+        send(&control.inspect(InspectKind::Stats, secs(1)));
+        send(&control.revoke(&[]));
+        send(&control.rate_limit("t", "1/s", None));
+        send(&control.shutdown(None));
+        send(&app.workers(secs(10)));
+        send(&app.queues());
+        send(&app.events(EventsFrom::Now));
+        send(&app.workflow_status(uuid::Uuid::nil()));
+    }
+    fn stream(stream: celeriac::engine::EventStream) {
+        send(&stream);
+        send(&stream.into_stream());
+    }
+    let _ = (futures, stream);
+}
