@@ -198,6 +198,18 @@ impl WorkerBuilder {
         } else {
             None
         };
+        if self.send_events {
+            // Durable before the worker can answer a ping: a client that counts workers by
+            // heartbeats never counts fewer than answer.
+            match events::heartbeat(&shared, self.heartbeat) {
+                Ok(delivery) => {
+                    if let Err(error) = delivery.await {
+                        tracing::warn!(%error, "first heartbeat not delivered");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "first heartbeat not sent"),
+            }
+        }
         let control = tokio::spawn(control::listen(shared.clone()));
         let heartbeat = tokio::spawn(events::heartbeats(shared.clone(), self.heartbeat));
         let mut result = Ok(());
