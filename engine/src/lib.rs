@@ -5,6 +5,8 @@
 //!   `apply`, and the canvas signatures `s`, `si`, `partial`).
 //! - [`WorkerBuilder`]: consumes queues and runs tasks (`app.worker().spawn()`).
 //! - [`AsyncResult`]: waits for a result from any process that reaches the log.
+//! - [`inspect`]: `app.control()`, `app.workers(..)`, `app.queues()`, `app.events(..)` —
+//!   see and steer a running cluster.
 
 mod app;
 pub mod beat;
@@ -12,6 +14,7 @@ pub mod coordinator;
 mod demo;
 mod error;
 mod host;
+pub mod inspect;
 mod names;
 mod registry;
 mod results;
@@ -20,6 +23,9 @@ mod worker;
 
 pub use app::{App, AppBuilder, SendOptions, StepState, WorkflowHandle};
 pub use error::{Error, Result};
+pub use inspect::{
+    Control, Event, EventStream, EventsFrom, InspectKind, PartitionLag, QueueStatus, WorkerStatus,
+};
 pub use names::TopicNames;
 pub use results::AsyncResult;
 pub use task::{

@@ -96,33 +96,40 @@ pub(crate) fn dead_letter(
     ))?)
 }
 
-/// Sends a heartbeat every `every` until the worker stops.
+/// Sends a heartbeat every `every` until the worker stops (the first one is sent before the
+/// worker answers control commands, by [`heartbeat`]).
 pub(crate) async fn heartbeats(shared: Arc<WorkerShared>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
+    ticks.tick().await; // the first tick is immediate; the first beat is already out
     loop {
         ticks.tick().await;
         if !shared.send_events {
             continue;
         }
-        let beat = WorkerHeartbeat {
-            hostname: shared.app.hostname().to_owned(),
-            pid: i32::try_from(std::process::id()).unwrap_or(-1),
-            queues: shared.queues.clone(),
-            active: i32::try_from(crate::lock(&shared.active).len()).unwrap_or(i32::MAX),
-            processed: shared.processed.load(Ordering::Relaxed),
-            timestamp: now_millis(),
-            software_version: env!("CARGO_PKG_VERSION").to_owned(),
-        };
-        let names = &shared.app.inner.names;
-        let sent = beat.encode().map_err(crate::Error::from).and_then(|bytes| {
-            Ok(shared.app.inner.log.send(OutRecord::keyed(
-                names.events(),
-                beat.hostname.clone(),
-                bytes,
-            ))?)
-        });
-        if let Err(error) = sent {
+        if let Err(error) = heartbeat(&shared, every) {
             tracing::warn!(%error, "heartbeat not sent");
         }
     }
+}
+
+/// Queues one heartbeat on the events topic (key: the host name).
+pub(crate) fn heartbeat(shared: &WorkerShared, every: Duration) -> Result<Delivery> {
+    let beat = WorkerHeartbeat {
+        hostname: shared.app.hostname().to_owned(),
+        pid: i32::try_from(std::process::id()).unwrap_or(-1),
+        queues: shared.queues.clone(),
+        active: i32::try_from(crate::lock(&shared.active).len()).unwrap_or(i32::MAX),
+        processed: shared.processed.load(Ordering::Relaxed),
+        timestamp: now_millis(),
+        software_version: env!("CARGO_PKG_VERSION").to_owned(),
+        concurrency: i32::try_from(shared.concurrency).unwrap_or(i32::MAX),
+        freq_ms: i64::try_from(every.as_millis()).unwrap_or(i64::MAX),
+    };
+    let names = &shared.app.inner.names;
+    let bytes = beat.encode()?;
+    Ok(shared.app.inner.log.send(OutRecord::keyed(
+        names.events(),
+        beat.hostname.clone(),
+        bytes,
+    ))?)
 }

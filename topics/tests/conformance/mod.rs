@@ -16,6 +16,9 @@ use celeriac_topics::{
     OutRecord, Position, Record, TopicPartition, TopicSpec, TransactionalProducer, TxnErrorClass,
 };
 
+mod admin;
+pub(crate) use admin::topics_are_listed_and_lag_is_measurable;
+
 /// The longest any step may take before the property fails.
 pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
@@ -35,6 +38,7 @@ macro_rules! conformance_tests {
             topics_are_created_once_and_described,
             watermarks_and_offsets_for_times,
             pause_resume_and_seek,
+            topics_are_listed_and_lag_is_measurable,
         );
     };
     (@each $open:path; $($property:ident),* $(,)?) => {
