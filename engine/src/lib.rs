@@ -5,6 +5,8 @@
 //!   `apply`, and the canvas signatures `s`, `si`, `partial`).
 //! - [`WorkerBuilder`]: consumes queues and runs tasks (`app.worker().spawn()`).
 //! - [`AsyncResult`]: waits for a result from any process that reaches the log.
+//! - [`http`]: `celeriac serve` — the HTTP API, live events, metrics and the dashboard
+//!   (`app.serve(ServeOptions)`).
 
 mod app;
 pub mod beat;
@@ -12,6 +14,7 @@ pub mod coordinator;
 mod demo;
 mod error;
 mod host;
+pub mod http;
 mod names;
 mod registry;
 mod results;

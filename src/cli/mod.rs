@@ -1,4 +1,4 @@
-//! The `celeriac` command line — `worker`, `submit`, `result`, `topics`, `bench` — usable
+//! The `celeriac` command line — `worker`, `serve`, `submit`, `result`, `topics`, `bench` — usable
 //! from a user's own binary with its own tasks:
 //!
 //! ```no_run
@@ -15,6 +15,7 @@ mod bench;
 mod duration;
 mod replay;
 mod result;
+mod serve;
 mod submit;
 mod topics;
 mod worker;
@@ -60,6 +61,8 @@ pub struct Cli {
 enum Command {
     /// Run a worker (and a coordinator) serving queues until SIGINT or SIGTERM.
     Worker(worker::WorkerArgs),
+    /// Serve the HTTP API, live events, metrics and the dashboard.
+    Serve(serve::ServeArgs),
     /// Send a task by name with JSON arguments.
     Submit(submit::SubmitArgs),
     /// Show a task's state and result.
@@ -124,6 +127,7 @@ async fn run(
     register(&app)?;
     match &cli.command {
         Command::Worker(args) => worker::run(&app, args).await,
+        Command::Serve(args) => serve::run(&app, args).await,
         Command::Submit(args) => submit::run(&app, args, cli.json).await,
         Command::Result(args) => result::run(&app, args, cli.json).await,
         Command::Topics(args) => topics::run(&app, args, cli.json).await,
