@@ -2,7 +2,7 @@
 //! requests, hostile bytes, and a server-sent-event reader. Raw on purpose: the tests send
 //! what no well-behaved client library would.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(unreachable_pub)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -71,7 +71,7 @@ pub async fn request(
     head.push_str("\r\n");
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(body.unwrap_or_default());
-    let raw = raw(addr, &bytes).await;
+    let raw = exchange(addr, &bytes).await;
     parse(&raw).unwrap_or_else(|| {
         panic!(
             "{method} {path}: not an HTTP response: {:?}",
@@ -118,6 +118,45 @@ pub async fn raw(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
     })
     .await
     .expect("the server answered within the bound")
+}
+
+/// Writes a request and reads one response: to its Content-Length, to the last chunk, or
+/// until the server closes (servers may keep the connection open despite `close`).
+async fn exchange(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    tokio::time::timeout(IO_BOUND, async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let _ = stream.write_all(bytes).await;
+        let mut out = Vec::new();
+        let mut buffer = [0u8; 16 * 1024];
+        loop {
+            let n = stream.read(&mut buffer).await.unwrap_or(0);
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&buffer[..n]);
+            if complete(&out) {
+                return out;
+            }
+        }
+    })
+    .await
+    .expect("the server answered within the bound")
+}
+
+/// True once `raw` holds a whole response.
+fn complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_lowercase();
+    let body = &raw[end + 4..];
+    if head.contains("transfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    head.lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .is_some_and(|length| body.len() >= length)
 }
 
 /// Parses a response; decodes a chunked body.

@@ -1,16 +1,13 @@
 //! `celeriac serve` under malformed and hostile requests: each is a 4xx with a message that
 //! says what was wrong — never a 500, never a hang — and no task is lost or invented.
 
-mod http_support;
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::client::{accepted_id, messages_on_queue, parse, raw, request, serve};
+use crate::support::Backend;
 use celeriac::engine::AsyncResult;
 use celeriac::prelude::*;
-use http_support::{accepted_id, messages_on_queue, parse, raw, request, serve};
 use serde_json::json;
-use support::Backend;
 
 /// One hostile request and the status it must get.
 struct Case {

@@ -1,14 +1,11 @@
 //! `celeriac serve` end to end: every route, idempotency keys, bearer-token auth, the event
 //! stream and the metrics — the server on 127.0.0.1:0 with an in-process worker.
 
-mod http_support;
-mod support;
-
+use crate::client::{accepted_id, messages_on_queue, serve, EventStream};
+use crate::support::Backend;
 use celeriac::engine::{AsyncResult, Error};
 use celeriac::prelude::*;
-use http_support::{accepted_id, messages_on_queue, serve, EventStream};
 use serde_json::json;
-use support::Backend;
 
 /// Waits for a task's terminal record through the engine (an event, not a sleep).
 async fn finished(app: &App, id: uuid::Uuid) -> celeriac::schemas::TaskResult {
@@ -50,7 +47,7 @@ async fn submit_then_read_the_result_kafka() {
 async fn the_same_idempotency_key_makes_one_task_even_after_a_restart() {
     let mut served = serve(Backend::Embedded, None).await;
     let request = json!({"task": "add", "args": [20, 22], "options": {"queue": "idem"}});
-    let first = http_support::request(
+    let first = crate::client::request(
         served.addr,
         "POST",
         "/api/tasks",
@@ -60,7 +57,7 @@ async fn the_same_idempotency_key_makes_one_task_even_after_a_restart() {
     .await;
     assert_eq!(first.status, 202, "{}", first.text());
     let id = accepted_id(&first);
-    let again = http_support::request(
+    let again = crate::client::request(
         served.addr,
         "POST",
         "/api/tasks",
@@ -76,7 +73,7 @@ async fn the_same_idempotency_key_makes_one_task_even_after_a_restart() {
     in_body["idempotency_key"] = json!("order-42");
     assert_eq!(accepted_id(&served.post("/api/tasks", in_body).await), id);
     // The same key for another request is refused.
-    let other = http_support::request(
+    let other = crate::client::request(
         served.addr,
         "POST",
         "/api/tasks",
@@ -100,12 +97,12 @@ async fn the_same_idempotency_key_makes_one_task_even_after_a_restart() {
     let server = served
         .test
         .app
-        .serve(http_support::options(None))
+        .serve(crate::client::options(None))
         .await
         .expect("restarts");
     served.addr = server.local_addr();
     served.server = Some(server);
-    let after_restart = http_support::request(
+    let after_restart = crate::client::request(
         served.addr,
         "POST",
         "/api/tasks",
@@ -276,17 +273,17 @@ async fn events_workers_queues_tasks_and_metrics_follow_the_work() {
 async fn a_token_is_required_and_compared_exactly() {
     let served = serve(Backend::Embedded, Some("s3cret-token")).await;
     let addr = served.addr;
-    let missing = http_support::get(addr, "/api/workers", None).await;
+    let missing = crate::client::get(addr, "/api/workers", None).await;
     assert_eq!(missing.status, 401);
     assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
     assert!(missing.json()["error"]["message"]
         .as_str()
         .is_some_and(|m| m.contains("Authorization")));
     for wrong in ["s3cret-toke", "s3cret-token2", "S3CRET-TOKEN", ""] {
-        let answer = http_support::get(addr, "/api/workers", Some(wrong)).await;
+        let answer = crate::client::get(addr, "/api/workers", Some(wrong)).await;
         assert_eq!(answer.status, 401, "token {wrong:?}");
     }
-    let sent = http_support::post(
+    let sent = crate::client::post(
         addr,
         "/api/tasks",
         &json!({"task": "add", "args": [1, 1]}),
@@ -294,28 +291,28 @@ async fn a_token_is_required_and_compared_exactly() {
     )
     .await;
     assert_eq!(sent.status, 401, "no task without the token");
-    assert_eq!(http_support::get(addr, "/metrics", None).await.status, 401);
+    assert_eq!(crate::client::get(addr, "/metrics", None).await.status, 401);
     assert_eq!(
-        http_support::get(addr, "/api/workers", Some("s3cret-token"))
+        crate::client::get(addr, "/api/workers", Some("s3cret-token"))
             .await
             .status,
         200
     );
     // The dashboard page and the API description are public; the data is not.
-    assert_eq!(http_support::get(addr, "/", None).await.status, 200);
+    assert_eq!(crate::client::get(addr, "/", None).await.status, 200);
     assert_eq!(
-        http_support::get(addr, "/openapi.json", None).await.status,
+        crate::client::get(addr, "/openapi.json", None).await.status,
         200
     );
     // EventSource cannot send headers: the stream takes the token in the query.
     EventStream::open(addr, "/api/events?access_token=s3cret-token", None).await;
-    let refused = http_support::get(addr, "/api/events?access_token=wrong", None).await;
+    let refused = crate::client::get(addr, "/api/events?access_token=wrong", None).await;
     assert_eq!(refused.status, 401);
     served.stop().await;
 
     // Off loopback, a token is required.
-    let test = support::app(Backend::Embedded).await;
-    let mut options = http_support::options(None);
+    let test = crate::support::app(Backend::Embedded).await;
+    let mut options = crate::client::options(None);
     options.bind = "0.0.0.0:0".parse().expect("addr");
     let refused = test.app.serve(options).await;
     assert!(
