@@ -64,6 +64,26 @@ pub enum Error {
         /// The decoder's message.
         detail: String,
     },
+    /// A record read from a topic is not what the topic carries.
+    #[error("undecodable record at {topic}[{partition}]@{offset}: {reason}")]
+    Undecodable {
+        /// The topic read.
+        topic: String,
+        /// Its partition.
+        partition: i32,
+        /// The record's offset.
+        offset: i64,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// A worker's answer to a control command does not have the expected shape.
+    #[error("reply from {hostname}: {detail}")]
+    BadReply {
+        /// The worker that answered.
+        hostname: String,
+        /// What was wrong with the body.
+        detail: String,
+    },
     /// The app, worker or reader was shut down.
     #[error("the {0} is shut down")]
     Shutdown(&'static str),

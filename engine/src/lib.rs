@@ -5,6 +5,8 @@
 //!   `apply`, and the canvas signatures `s`, `si`, `partial`).
 //! - [`WorkerBuilder`]: consumes queues and runs tasks (`app.worker().spawn()`).
 //! - [`AsyncResult`]: waits for a result from any process that reaches the log.
+//! - [`inspect`]: `app.control()`, `app.workers(..)`, `app.queues()`, `app.events(..)` —
+//!   see and steer a running cluster.
 //! - [`http`]: `celeriac serve` — the HTTP API, live events, metrics and the dashboard
 //!   (`app.serve(ServeOptions)`).
 
@@ -15,6 +17,7 @@ mod demo;
 mod error;
 mod host;
 pub mod http;
+pub mod inspect;
 mod names;
 mod registry;
 mod results;
@@ -23,6 +26,9 @@ mod worker;
 
 pub use app::{App, AppBuilder, SendOptions, StepState, WorkflowHandle};
 pub use error::{Error, Result};
+pub use inspect::{
+    Control, Event, EventStream, EventsFrom, InspectKind, PartitionLag, QueueStatus, WorkerStatus,
+};
 pub use names::TopicNames;
 pub use results::AsyncResult;
 pub use task::{

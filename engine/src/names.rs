@@ -64,6 +64,11 @@ impl TopicNames {
         format!("{}.control", self.prefix)
     }
 
+    /// `<prefix>.replies`: workers' answers to control commands (key: command id).
+    pub fn replies(&self) -> String {
+        format!("{}.replies", self.prefix)
+    }
+
     /// `<prefix>.dead`: poison messages and exhausted retries, with the reason.
     pub fn dead(&self) -> String {
         format!("{}.dead", self.prefix)
@@ -99,9 +104,18 @@ impl TopicNames {
             TopicSpec::new(self.results(), p).config("cleanup.policy", "compact"),
             TopicSpec::new(self.control(), 1)
                 .config("retention.ms", (7 * 24 * 3600 * 1000i64).to_string()),
+            TopicSpec::new(self.replies(), 1).config("retention.ms", (3600 * 1000i64).to_string()),
             TopicSpec::new(self.dead(), 1),
             TopicSpec::new(self.beat(), 1),
         ]
+    }
+
+    /// The queue a `tasks.<queue>` topic of this app serves, or `None` for another topic.
+    pub fn queue_of<'t>(&self, topic: &'t str) -> Option<&'t str> {
+        topic
+            .strip_prefix(self.prefix.as_str())
+            .and_then(|rest| rest.strip_prefix(".tasks."))
+            .filter(|queue| !queue.is_empty())
     }
 
     /// The topic of one task queue.

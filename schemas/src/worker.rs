@@ -19,4 +19,11 @@ pub struct WorkerHeartbeat {
     pub timestamp: i64,
     /// The celeriac version the worker runs.
     pub software_version: String,
+    /// How many tasks the worker runs at once; 0 when the sender does not say (added in v2).
+    #[serde(default)]
+    pub concurrency: i32,
+    /// How often the worker sends heartbeats, in milliseconds; 0 when the sender does not
+    /// say (added in v2).
+    #[serde(default)]
+    pub freq_ms: i64,
 }

@@ -1,5 +1,6 @@
-//! The `celeriac` command line — `worker`, `serve`, `submit`, `result`, `topics`, `bench` — usable
-//! from a user's own binary with its own tasks:
+//! The `celeriac` command line — `worker`, `serve`, `submit`, `result`, `inspect`, `control`,
+//! `events`, `workflow`, `topics`, `replay`, `beat`, `bench` — usable from a user's own
+//! binary with its own tasks:
 //!
 //! ```no_run
 //! fn main() -> std::process::ExitCode {
@@ -12,13 +13,19 @@
 
 mod beat;
 mod bench;
+mod control;
 mod duration;
+mod events;
+mod inspect;
+mod progress;
 mod replay;
 mod result;
 mod serve;
 mod submit;
+mod time;
 mod topics;
 mod worker;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -67,7 +74,15 @@ enum Command {
     Submit(submit::SubmitArgs),
     /// Show a task's state and result.
     Result(result::ResultArgs),
-    /// Create or describe the app's topics.
+    /// Ask workers what they are doing: active, scheduled, reserved, registered, stats, ping.
+    Inspect(inspect::InspectArgs),
+    /// Send workers a command: revoke, terminate, rate-limit, shutdown.
+    Control(control::ControlArgs),
+    /// Follow task events and worker heartbeats live, one line each.
+    Events(events::EventsArgs),
+    /// Show a workflow's steps and their states (text or DOT).
+    Workflow(workflow::WorkflowArgs),
+    /// Create the app's topics, or describe them with each queue's lag.
     Topics(topics::TopicsArgs),
     /// Rebuild the coordinator's store from the log into a fresh directory.
     Replay(replay::ReplayArgs),
@@ -131,6 +146,10 @@ async fn run(
         Command::Submit(args) => submit::run(&app, args, cli.json).await,
         Command::Result(args) => result::run(&app, args, cli.json).await,
         Command::Topics(args) => topics::run(&app, args, cli.json).await,
+        Command::Inspect(args) => inspect::run(&app, args, cli.json).await,
+        Command::Control(args) => control::run(&app, args, cli.json).await,
+        Command::Events(args) => events::run(&app, args, cli.json).await,
+        Command::Workflow(args) => workflow::run(&app, args, cli.json).await,
         Command::Beat(args) => beat::run(&app, args).await,
         Command::Replay(args) => replay::run(&app, args, cli.json).await,
         Command::Bench(_) => Ok(()),

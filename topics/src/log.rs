@@ -244,6 +244,10 @@ pub trait Log: Send + Sync + 'static {
     /// Describes a topic, or [`Error::UnknownTopic`](crate::Error::UnknownTopic).
     async fn describe_topic(&self, name: &str) -> Result<TopicDescription>;
 
+    /// The names of every topic that exists, sorted (internal topics of the broker, such as
+    /// `__consumer_offsets`, left out).
+    async fn list_topics(&self) -> Result<Vec<String>>;
+
     /// Deletes topics and their records; unknown names are ignored.
     async fn delete_topics(&self, names: &[String]) -> Result<()>;
 

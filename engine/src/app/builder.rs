@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use celeriac_topics::{open, EmbeddedConfig, KafkaConfig, LogConfig};
+use celeriac_topics::{open, EmbeddedConfig, KafkaConfig, Log, LogConfig};
 
 use super::{App, AppInner};
 use crate::names::TopicNames;
@@ -25,6 +25,17 @@ pub struct AppBuilder {
     hostname: Option<String>,
     result_expires: Duration,
     connect_timeout: Duration,
+    log: Option<SharedLog>,
+}
+
+/// A log handed to the builder, shared with the app that opened it.
+#[derive(Clone)]
+struct SharedLog(Arc<dyn Log>);
+
+impl std::fmt::Debug for SharedLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedLog({})", self.0.backend())
+    }
 }
 
 impl Default for AppBuilder {
@@ -39,6 +50,7 @@ impl Default for AppBuilder {
             hostname: None,
             result_expires: Duration::from_secs(24 * 3600),
             connect_timeout: Duration::from_secs(10),
+            log: None,
         }
     }
 }
@@ -126,6 +138,14 @@ impl AppBuilder {
         self
     }
 
+    /// Uses a log that is already open (for example another app's, `app.log().clone()`)
+    /// instead of opening one from the brokers or the state directory: several apps — with
+    /// their own host names — in one process on one embedded log.
+    pub fn log(mut self, log: Arc<dyn Log>) -> Self {
+        self.log = Some(SharedLog(log));
+        self
+    }
+
     /// Opens the log, creates the app's topics, and returns the app.
     pub async fn build(self) -> Result<App> {
         let config = match &self.brokers {
@@ -134,7 +154,10 @@ impl AppBuilder {
             ),
             None => LogConfig::Embedded(EmbeddedConfig::new(self.state_dir.join("log"))),
         };
-        let log = open(config).await?;
+        let log = match self.log {
+            Some(SharedLog(log)) => log,
+            None => open(config).await?,
+        };
         let mut names = TopicNames::new(self.prefix);
         if let Some(partitions) = self.partitions {
             if partitions < 1 {

@@ -6,7 +6,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use celeriac_schemas::{Record as _, StepKind, TaskResult, WorkflowSpec};
+use celeriac_schemas::{Record as _, StepKind, TaskMessage, TaskResult, WorkflowSpec};
 use celeriac_topics::TopicPartition;
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, ReadOptions, WriteBatch, DB};
 use uuid::Uuid;
@@ -304,6 +304,21 @@ impl CoordinatorStore {
             .first()
             .and_then(|(key, _)| u64_at(key, 4))
             .map(|due| due as i64))
+    }
+
+    /// The armed timers (countdowns, ETAs, retries waiting), earliest due first across all
+    /// partitions this store holds, at most `limit`. A value that does not decode is
+    /// [`Error::Corrupt`](super::Error).
+    pub fn timers(&self, limit: usize) -> Result<Vec<TaskMessage>> {
+        let mut out = Vec::new();
+        for (_, bytes) in self.range(Table::Timers, &[], None, usize::MAX)? {
+            let message =
+                TaskMessage::decode(&bytes).map_err(|e| Error::corrupt("timers", e.to_string()))?;
+            out.push(message);
+        }
+        out.sort_by_key(|m| (m.eta.unwrap_or(0), m.id));
+        out.truncate(limit);
+        Ok(out)
     }
 
     /// How many workflows, results and armed timers the store holds.

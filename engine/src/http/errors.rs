@@ -67,7 +67,11 @@ impl From<Error> for ApiError {
                 Self::unprocessable("invalid_request", error.to_string())
             }
             Error::Schema(_) => Self::unprocessable("invalid_payload", error.to_string()),
-            Error::Log(_) | Error::Storage { .. } | Error::Shutdown(_) => Self::new(
+            Error::Log(_)
+            | Error::Storage { .. }
+            | Error::Shutdown(_)
+            | Error::Undecodable { .. }
+            | Error::BadReply { .. } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 format!("the log or store is not available, try again: {error}"),

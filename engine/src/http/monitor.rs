@@ -1,26 +1,26 @@
-//! The monitor: follows the events topic (task events and worker heartbeats) and keeps what
-//! the dashboard, `/api/tasks`, `/api/workers`, `/api/events` and `/metrics` show — a bounded
-//! table of recent tasks, the workers seen, counters and histograms — and fans each event
-//! out to the live streams.
+//! The monitor: follows `app.events(EventsFrom::Now)` (task events and worker heartbeats) and
+//! keeps what the dashboard, `/api/tasks`, `/api/workers`, `/api/events` and `/metrics` show —
+//! a bounded table of recent tasks, the workers seen (seeded from `app.workers(..)`),
+//! counters and histograms — and fans each event out to the live streams.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use celeriac_schemas::{now_millis, Record, TaskEvent, TaskEventKind, WorkerHeartbeat};
-use celeriac_topics::{ConsumerConfig, ConsumerEvent, StartFrom};
+use celeriac_schemas::{now_millis, TaskEvent, TaskEventKind, WorkerHeartbeat};
 use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::metrics::Histogram;
+use crate::inspect::{Event, EventStream, EventsFrom, WorkerStatus};
 use crate::{lock, App, Result};
 
 /// Tasks kept in the table.
 const TABLE_LIMIT: usize = 10_000;
-/// How far back the monitor reads the events topic when it starts.
-const LOOKBACK_MS: i64 = 10 * 60 * 1000;
+/// Workers that sent a heartbeat this recently are listed from the start.
+const SEED_WITHIN: Duration = Duration::from_secs(60);
 /// Live events buffered per slow stream before it skips ahead.
 const LIVE_BUFFER: usize = 4096;
 
@@ -49,6 +49,7 @@ pub(crate) struct WorkerRow {
     pub(crate) hostname: String,
     pub(crate) pid: Option<i32>,
     pub(crate) queues: Vec<String>,
+    pub(crate) concurrency: Option<u32>,
     pub(crate) active: i32,
     pub(crate) processed: i64,
     pub(crate) last_heartbeat: Option<i64>,
@@ -126,10 +127,11 @@ impl Monitor {
                 celeriac_topics::Error::PartitionMismatch { .. } => Ok(()),
                 other => Err(other),
             })?;
-        let group = format!("{}.monitor.{}", names.prefix(), Uuid::now_v7());
-        let config = ConsumerConfig::new(group, [names.events()]).start_from(StartFrom::Latest);
-        let consumer = app.log().consumer(config).await?;
-        tokio::spawn(follow(app, consumer, monitor.clone(), cancel));
+        let events = app.events(EventsFrom::Now).await?;
+        for worker in app.workers(SEED_WITHIN).await? {
+            monitor.seed_worker(worker);
+        }
+        tokio::spawn(follow(events, monitor.clone(), cancel));
         Ok(monitor)
     }
 
@@ -254,6 +256,18 @@ impl Monitor {
             .send(Arc::new(event_json(event, new_state, error)));
     }
 
+    fn seed_worker(&self, worker: WorkerStatus) {
+        let mut state = lock(&self.state);
+        let row = touch_worker(&mut state, &worker.hostname, worker.last_heartbeat);
+        row.pid = Some(worker.pid);
+        row.queues = worker.queues;
+        row.concurrency = worker.concurrency;
+        row.active = worker.active;
+        row.processed = worker.processed;
+        row.last_heartbeat = Some(worker.last_heartbeat);
+        row.software_version = Some(worker.software_version);
+    }
+
     fn apply_heartbeat(&self, beat: &WorkerHeartbeat) {
         {
             let mut state = lock(&self.state);
@@ -261,6 +275,7 @@ impl Monitor {
             let row = touch_worker(&mut state, &beat.hostname, beat.timestamp);
             row.pid = Some(beat.pid);
             row.queues = beat.queues.clone();
+            row.concurrency = u32::try_from(beat.concurrency).ok().filter(|c| *c > 0);
             row.active = beat.active;
             row.processed = beat.processed;
             row.last_heartbeat = Some(beat.timestamp);
@@ -322,6 +337,7 @@ fn touch_worker<'a>(state: &'a mut State, hostname: &str, at: i64) -> &'a mut Wo
             hostname: hostname.to_owned(),
             pid: None,
             queues: Vec::new(),
+            concurrency: None,
             active: 0,
             processed: 0,
             last_heartbeat: None,
@@ -387,48 +403,19 @@ fn event_json(event: &TaskEvent, state: &str, error: Option<String>) -> serde_js
     })
 }
 
-/// Follows the events topic from a little before now until `cancel` fires.
-async fn follow(
-    app: App,
-    consumer: Box<dyn celeriac_topics::Consumer>,
-    monitor: Arc<Monitor>,
-    cancel: CancellationToken,
-) {
-    let since = now_millis() - LOOKBACK_MS;
+/// Applies events from `events` until `cancel` fires or the log closes.
+async fn follow(mut events: EventStream, monitor: Arc<Monitor>, cancel: CancellationToken) {
     loop {
-        let polled = tokio::select! {
-            polled = consumer.poll(1000, Duration::from_millis(500)) => polled,
+        let next = tokio::select! {
+            next = events.next() => next,
             _ = cancel.cancelled() => break,
         };
-        match polled {
-            Ok(ConsumerEvent::Assigned(partitions)) => {
-                for tp in partitions {
-                    match app.log().offset_for_time(&tp, since).await {
-                        Ok(offset) => {
-                            if let Err(error) = consumer.seek(&tp, offset) {
-                                tracing::warn!(%error, %tp, "monitor could not seek");
-                            }
-                        }
-                        Err(error) => tracing::warn!(%error, %tp, "monitor: offsets-for-times"),
-                    }
-                }
-            }
-            Ok(ConsumerEvent::Records(records)) => {
-                for record in records {
-                    if let Ok(event) = TaskEvent::decode(&record.payload) {
-                        monitor.apply_task_event(&event);
-                    } else if let Ok(beat) = WorkerHeartbeat::decode(&record.payload) {
-                        monitor.apply_heartbeat(&beat);
-                    }
-                }
-            }
-            Ok(ConsumerEvent::Revoked(_)) => {}
-            Err(celeriac_topics::Error::Closed(_)) => break,
-            Err(error) => {
-                tracing::warn!(%error, "monitor poll failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+        match next {
+            Some(Ok(Event::Task(event))) => monitor.apply_task_event(&event),
+            Some(Ok(Event::Heartbeat(beat))) => monitor.apply_heartbeat(&beat),
+            Some(Err(error)) => tracing::warn!(%error, "monitor: an events record was skipped"),
+            None => break,
         }
     }
-    let _ = consumer.close().await;
+    let _ = events.close().await;
 }

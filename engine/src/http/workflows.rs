@@ -9,20 +9,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use celeriac_canvas::Canvas;
-use celeriac_schemas::{Record, StepKind, WorkflowSpec};
-use celeriac_topics::{partition_for_key, TopicPartition};
+use celeriac_schemas::StepKind;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::errors::{parse_id, parse_json, ApiError};
 use super::idempotency::{fingerprint, Submitted};
-use super::monitor::v7_millis;
 use super::router::ApiState;
 use super::tasks::{idempotency_key, result_json};
-use crate::{App, Result};
-
-/// How far before a workflow's creation time the scan for its spec starts.
-const MARGIN_MS: i64 = 60_000;
+use crate::App;
 
 /// `POST /api/workflows`: the body is a canvas (`{"chain": [..]}`…) or
 /// `{"canvas": .., "idempotency_key": ..}`. 202 with the workflow id and its output task.
@@ -117,7 +112,7 @@ pub(crate) async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let Path(text) = path?;
     let id = parse_id(&text)?;
-    let Some(spec) = find_workflow(&state.app, id).await? else {
+    let Some(spec) = state.app.workflow_spec(id).await? else {
         return Err(ApiError::not_found(format!("no workflow {id} on the log")));
     };
     let mut steps = Vec::with_capacity(spec.steps.len());
@@ -173,34 +168,4 @@ fn kind_name(kind: StepKind) -> &'static str {
         StepKind::Map => "MAP",
         StepKind::Starmap => "STARMAP",
     }
-}
-
-/// Reads workflow `id`'s spec from the workflows topic: its key's partition, from a little
-/// before the time in its UUIDv7 id (from the start for other ids).
-pub(crate) async fn find_workflow(app: &App, id: Uuid) -> Result<Option<WorkflowSpec>> {
-    let topic = app.names().workflows();
-    let description = app.log().describe_topic(&topic).await?;
-    let key = id.to_string();
-    let tp = TopicPartition::new(
-        topic,
-        partition_for_key(key.as_bytes(), description.partitions),
-    );
-    let from = match v7_millis(id) {
-        Some(ms) => app.log().offset_for_time(&tp, ms - MARGIN_MS).await?,
-        None => 0,
-    };
-    let mut reader = app.log().read_partition(&tp, from).await?;
-    while let Some(batch) = reader.next_batch().await? {
-        for record in batch {
-            if record.key.as_deref() != Some(key.as_bytes()) {
-                continue;
-            }
-            if let Ok(spec) = WorkflowSpec::decode(&record.payload) {
-                if spec.id == id {
-                    return Ok(Some(spec));
-                }
-            }
-        }
-    }
-    Ok(None)
 }

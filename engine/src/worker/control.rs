@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::rate_limit::{RateLimit, TokenBucket};
 use super::WorkerShared;
 use crate::app::App;
+use crate::inspect::{ActiveEntry, Pong, ReservedEntry, ScheduledEntry, WorkerStats};
 use crate::{lock, Result};
 
 /// Task ids revoked by control commands.
@@ -112,6 +113,9 @@ async fn apply(shared: &WorkerShared, command: ControlCommand) {
     if !command.destination.is_empty() && !command.destination.iter().any(|d| d == hostname) {
         return;
     }
+    if command.expires_at.is_some_and(|at| at < now_millis()) {
+        return tracing::debug!(id = %command.id, "expired control command ignored");
+    }
     match command.kind {
         ControlKind::Revoke => shared.revocations.revoke(&command.task_ids),
         ControlKind::Terminate => {
@@ -130,8 +134,16 @@ async fn apply(shared: &WorkerShared, command: ControlCommand) {
 }
 
 fn set_rate_limit(shared: &WorkerShared, command: &ControlCommand) {
-    let (Some(task), Some(rate)) = (&command.task_name, &command.rate_limit) else {
-        return tracing::warn!("rate_limit command without a task name and a rate");
+    let Some(task) = &command.task_name else {
+        return tracing::warn!("rate_limit command without a task name");
+    };
+    let rate = match command.rate_limit.as_deref().map(str::trim) {
+        None | Some("0" | "") => {
+            // Back to the task's own option, if any.
+            lock(&shared.rate_limits).remove(task);
+            return;
+        }
+        Some(rate) => rate,
     };
     match rate.parse::<RateLimit>() {
         Ok(rate) => {
@@ -145,20 +157,20 @@ async fn reply(shared: &WorkerShared, command: &ControlCommand) {
     let Some(topic) = &command.reply_to else {
         return;
     };
-    let body = match command.inspect.as_deref() {
-        None | Some("ping") => serde_json::json!({"ok": "pong"}),
-        Some("active") => serde_json::json!(shared
-            .active()
-            .iter()
-            .map(|t| serde_json::json!({"id": t.id, "task": t.task, "started_at": t.started_at}))
-            .collect::<Vec<_>>()),
-        Some("registered") => serde_json::json!(shared.app.task_names()),
-        Some("stats") => serde_json::json!({
-            "processed": shared.processed.load(std::sync::atomic::Ordering::Relaxed),
-            "active": lock(&shared.active).len(),
-            "queues": shared.queues,
-        }),
-        Some(other) => serde_json::json!({"error": format!("unknown inspect command {other:?}")}),
+    let body = if command.kind == ControlKind::Ping {
+        json(&Pong { ok: "pong".into() })
+    } else {
+        match command.inspect.as_deref() {
+            None | Some("ping") => json(&Pong { ok: "pong".into() }),
+            Some("active") => json(&active(shared)),
+            Some("reserved") => json(&reserved(shared)),
+            Some("scheduled") => scheduled(shared),
+            Some("registered") => json(&shared.app.task_names()),
+            Some("stats") => json(&stats(shared)),
+            Some(other) => serde_json::json!({
+                "error": format!("unknown inspect command {other:?}: expected active, scheduled, reserved, registered or stats")
+            }),
+        }
     };
     let reply = ControlReply {
         command_id: command.id,
@@ -176,6 +188,78 @@ async fn reply(shared: &WorkerShared, command: &ControlCommand) {
         });
     if let Err(error) = sent {
         tracing::warn!(%error, "control reply not sent");
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value)
+        .unwrap_or_else(|e| serde_json::json!({"error": format!("cannot encode the reply: {e}")}))
+}
+
+fn active(shared: &WorkerShared) -> Vec<ActiveEntry> {
+    let mut tasks: Vec<_> = shared
+        .active()
+        .into_iter()
+        .map(|t| ActiveEntry {
+            id: t.id,
+            task: t.task,
+            started_at: t.started_at,
+        })
+        .collect();
+    tasks.sort_by_key(|t| (t.started_at, t.id));
+    tasks
+}
+
+fn reserved(shared: &WorkerShared) -> Vec<ReservedEntry> {
+    let mut tasks: Vec<_> = lock(&shared.reserved).values().cloned().collect();
+    tasks.sort_by_key(|t| (t.received_at, t.id));
+    tasks
+}
+
+/// At most this many timers in one `inspect scheduled` answer.
+const SCHEDULED_LIMIT: usize = 10_000;
+
+/// The timers of this worker's coordinator: messages waiting for their ETA. A worker keeps
+/// none itself (it forwards early messages to the timers topic); without a coordinator in
+/// this process the answer is empty.
+fn scheduled(shared: &WorkerShared) -> serde_json::Value {
+    let Some(store) = shared.coordinator_store.get() else {
+        return json(&Vec::<ScheduledEntry>::new());
+    };
+    match store.timers(SCHEDULED_LIMIT) {
+        Ok(timers) => json(
+            &timers
+                .into_iter()
+                .map(|m| ScheduledEntry {
+                    id: m.id,
+                    task: m.task,
+                    eta: m.eta.unwrap_or(0),
+                    queue: m.queue,
+                    retries: m.retries,
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Err(error) => serde_json::json!({"error": format!("reading the timers: {error}")}),
+    }
+}
+
+fn stats(shared: &WorkerShared) -> WorkerStats {
+    let rate_limits = lock(&shared.rate_limits)
+        .iter()
+        .map(|(task, bucket)| (task.clone(), bucket.rate().to_string()))
+        .collect();
+    WorkerStats {
+        hostname: shared.app.hostname().to_owned(),
+        pid: std::process::id(),
+        processed: shared.processed.load(std::sync::atomic::Ordering::Relaxed),
+        active: lock(&shared.active).len(),
+        reserved: lock(&shared.reserved).len(),
+        concurrency: shared.concurrency,
+        prefetch: shared.prefetch,
+        queues: shared.queues.clone(),
+        uptime_s: shared.started.elapsed().as_secs(),
+        rate_limits,
+        software_version: env!("CARGO_PKG_VERSION").to_owned(),
     }
 }
 

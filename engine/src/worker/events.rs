@@ -112,6 +112,8 @@ pub(crate) async fn heartbeats(shared: Arc<WorkerShared>, every: Duration) {
             processed: shared.processed.load(Ordering::Relaxed),
             timestamp: now_millis(),
             software_version: env!("CARGO_PKG_VERSION").to_owned(),
+            concurrency: i32::try_from(shared.concurrency).unwrap_or(i32::MAX),
+            freq_ms: i64::try_from(every.as_millis()).unwrap_or(i64::MAX),
         };
         let names = &shared.app.inner.names;
         let sent = beat.encode().map_err(crate::Error::from).and_then(|bytes| {

@@ -42,10 +42,21 @@ pub(crate) async fn execute(
 ) {
     let tp = job.record.topic_partition();
     let offset = job.record.offset;
-    let Ok(_permit) = shared.semaphore.acquire().await else {
+    let reserved = crate::inspect::ReservedEntry {
+        id: job.message.id,
+        task: job.message.task.clone(),
+        received_at: now_millis(),
+        queue: job.queue.clone(),
+    };
+    lock(&shared.reserved).insert(job.message.id, reserved);
+    let permit = shared.semaphore.acquire().await;
+    if permit.is_ok() {
+        wait_for_rate_limit(&shared, &job.entry).await;
+    }
+    lock(&shared.reserved).remove(&job.message.id);
+    let Ok(_permit) = permit else {
         return;
     };
-    wait_for_rate_limit(&shared, &job.entry).await;
     let outcome = if shared.revocations.is_revoked(job.message.id) {
         Outcome::Terminated
     } else {

@@ -15,7 +15,7 @@ pub(crate) mod rate_limit;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -65,6 +65,14 @@ pub(crate) struct WorkerShared {
     pub(crate) processed: AtomicI64,
     pub(crate) send_events: bool,
     pub(crate) queues: Vec<String>,
+    /// Messages taken but not started (waiting for a slot or a rate-limit token).
+    pub(crate) reserved: Mutex<HashMap<Uuid, crate::inspect::ReservedEntry>>,
+    pub(crate) concurrency: usize,
+    pub(crate) prefetch: usize,
+    pub(crate) started: std::time::Instant,
+    /// The store of the coordinator running in this worker, if any: `inspect scheduled`
+    /// answers from its timers.
+    pub(crate) coordinator_store: OnceLock<crate::coordinator::CoordinatorStore>,
 }
 
 /// A running worker; [`shutdown`](Self::shutdown) drains it gracefully.
@@ -157,6 +165,7 @@ impl WorkerBuilder {
             self.app.ensure_queue(queue).await?;
         }
         let revocations = Revocations::load(&self.app).await?;
+        let prefetch = self.prefetch.unwrap_or(self.concurrency * 4);
         let shared = Arc::new(WorkerShared {
             app: self.app.clone(),
             semaphore: Semaphore::new(self.concurrency),
@@ -167,8 +176,12 @@ impl WorkerBuilder {
             processed: AtomicI64::new(0),
             send_events: self.send_events,
             queues: self.queues.clone(),
+            reserved: Mutex::new(HashMap::new()),
+            concurrency: self.concurrency,
+            prefetch,
+            started: std::time::Instant::now(),
+            coordinator_store: OnceLock::new(),
         });
-        let prefetch = self.prefetch.unwrap_or(self.concurrency * 4);
         let mut loops = Vec::new();
         for queue in &self.queues {
             loops.push(tokio::spawn(queue::run(
@@ -179,7 +192,9 @@ impl WorkerBuilder {
             )));
         }
         let coordinator = if self.coordinator {
-            Some(self.start_coordinator()?)
+            let handle = self.start_coordinator()?;
+            let _ = shared.coordinator_store.set(handle.store().clone());
+            Some(handle)
         } else {
             None
         };

@@ -41,6 +41,19 @@ impl std::str::FromStr for RateLimit {
     }
 }
 
+impl std::fmt::Display for RateLimit {
+    /// Celery's notation: `10/s`, `100/m`, `1000/h` (other periods in seconds).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = match self.per.as_secs() {
+            1 => "s",
+            60 => "m",
+            3600 => "h",
+            _ => return write!(f, "{}/{}s", self.count, self.per.as_secs_f64()),
+        };
+        write!(f, "{}/{unit}", self.count)
+    }
+}
+
 /// A token bucket: up to `count` tasks at once, refilled evenly over `per`.
 #[derive(Debug)]
 pub(crate) struct TokenBucket {
@@ -56,6 +69,11 @@ impl TokenBucket {
             tokens: rate.count.min(rate.count.max(1.0)),
             updated: Instant::now(),
         }
+    }
+
+    /// The rate this bucket allows.
+    pub(crate) fn rate(&self) -> RateLimit {
+        self.rate
     }
 
     /// Takes a token now, or says how long until one is there.

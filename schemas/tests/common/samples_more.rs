@@ -314,6 +314,8 @@ impl Sample for WorkerHeartbeat {
                 processed: 1_234_567_890_123,
                 timestamp: T0 + 9,
                 software_version: "0.1.0".into(),
+                concurrency: 8,
+                freq_ms: 2000,
             },
         )]
     }
@@ -326,9 +328,19 @@ impl Sample for WorkerHeartbeat {
             any::<i64>(),
             any::<i64>(),
             text(),
+            (any::<i32>(), any::<i64>()),
         )
             .prop_map(
-                |(hostname, pid, queues, active, processed, timestamp, software_version)| {
+                |(
+                    hostname,
+                    pid,
+                    queues,
+                    active,
+                    processed,
+                    timestamp,
+                    software_version,
+                    (concurrency, freq_ms),
+                )| {
                     WorkerHeartbeat {
                         hostname,
                         pid,
@@ -337,10 +349,19 @@ impl Sample for WorkerHeartbeat {
                         processed,
                         timestamp,
                         software_version,
+                        concurrency,
+                        freq_ms,
                     }
                 },
             )
             .boxed()
+    }
+    fn written_by_version(mut self, version: u32) -> Self {
+        if version < 2 {
+            self.concurrency = 0;
+            self.freq_ms = 0;
+        }
+        self
     }
 }
 

@@ -384,6 +384,13 @@ impl Log for EmbeddedLog {
         })
     }
 
+    async fn list_topics(&self) -> Result<Vec<String>> {
+        let topics = self.inner.topics.read().unwrap_or_else(|p| p.into_inner());
+        let mut names: Vec<String> = topics.keys().cloned().collect();
+        names.sort();
+        Ok(names)
+    }
+
     async fn delete_topics(&self, names: &[String]) -> Result<()> {
         for name in names {
             if self.inner.delete_topic(name)? {

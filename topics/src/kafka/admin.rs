@@ -213,6 +213,24 @@ pub(super) async fn describe_topic(shared: &Arc<Shared>, name: &str) -> Result<T
     })
 }
 
+/// Every topic the broker knows, sorted, without internal ones (`__consumer_offsets`, …).
+pub(super) async fn list_topics(shared: &Arc<Shared>) -> Result<Vec<String>> {
+    let probe = Arc::clone(shared);
+    let counts = blocking(move || {
+        probe
+            .metadata_of(None, REQUEST_TIMEOUT)
+            .map_err(kafka("topic metadata"))
+    })
+    .await?;
+    let mut names: Vec<String> = counts
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| !name.starts_with("__"))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// The partition count of `topic` asked of the broker now (refreshing the cache).
 async fn partition_count_now(shared: &Arc<Shared>, topic: &str) -> Result<i32> {
     let (probe, name) = (Arc::clone(shared), topic.to_owned());
@@ -272,17 +290,33 @@ pub(super) async fn delete_topics(shared: &Arc<Shared>, names: &[String]) -> Res
 }
 
 pub(super) async fn watermarks(shared: &Arc<Shared>, tp: &TopicPartition) -> Result<(i64, i64)> {
-    let (probe, at) = (Arc::clone(shared), tp.clone());
-    let result = blocking(move || {
-        Ok(probe
-            .metadata
-            .fetch_watermarks(&at.topic, at.partition, REQUEST_TIMEOUT))
-    })
-    .await?;
-    match result {
-        Ok(marks) => Ok(marks),
-        Err(error) => Err(unknown_or(shared, tp, "watermarks", error).await),
+    // Right after a topic is created the broker may still say "not leader" for a moment:
+    // such answers are retried within the request timeout.
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        let (probe, at) = (Arc::clone(shared), tp.clone());
+        let result = blocking(move || {
+            Ok(probe
+                .metadata
+                .fetch_watermarks(&at.topic, at.partition, REQUEST_TIMEOUT))
+        })
+        .await?;
+        match result {
+            Ok(marks) => return Ok(marks),
+            Err(error) if is_leader_moving(&error) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => return Err(unknown_or(shared, tp, "watermarks", error).await),
+        }
     }
+}
+
+/// A partition whose leader is being elected or has just moved: asking again helps.
+fn is_leader_moving(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(Code::NotLeaderForPartition | Code::LeaderNotAvailable)
+    )
 }
 
 pub(super) async fn offset_for_time(

@@ -273,6 +273,10 @@ impl Log for KafkaLog {
         admin::describe_topic(self.shared(), name).await
     }
 
+    async fn list_topics(&self) -> Result<Vec<String>> {
+        admin::list_topics(self.shared()).await
+    }
+
     async fn delete_topics(&self, names: &[String]) -> Result<()> {
         admin::delete_topics(self.shared(), names).await
     }
