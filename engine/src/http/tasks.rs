@@ -173,6 +173,7 @@ pub(crate) async fn submit(
                         state.app.task_names().join(", ")
                     ),
                 ),
+                crate::Error::Config(message) => ApiError::unprocessable("bad_args", message),
                 other => ApiError::unprocessable("bad_args", other.to_string()),
             })?;
     }
