@@ -208,6 +208,17 @@ async fn the_dashboard_shows_workers_tasks_a_moving_counter_and_a_workflow() {
         "{table}"
     );
 
+    // The throughput chart drew bars (the green of its bars) for the finished tasks.
+    let green = "const c = document.getElementById('throughput'); \
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; \
+        for (let i = 0; i < d.length; i += 4) { if (d[i] === 76 && d[i + 1] === 175 && d[i + 2] === 80) n++; } \
+        return n";
+    driver
+        .until("the throughput chart", green, |v| {
+            v.as_i64().is_some_and(|n| n > 0)
+        })
+        .await;
+
     // Filter by state: a FAILURE filter empties the table.
     driver
         .js("const s = document.getElementById('filter-state'); s.value = 'FAILURE'; s.dispatchEvent(new Event('input')); return true")

@@ -3,6 +3,8 @@
 
 use crate::client::{accepted_id, messages_on_queue, serve, EventStream};
 use crate::support::Backend;
+use std::time::Duration;
+
 use celeriac::engine::{AsyncResult, Error};
 use celeriac::prelude::*;
 use serde_json::json;
@@ -267,6 +269,59 @@ async fn events_workers_queues_tasks_and_metrics_follow_the_work() {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
     served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polls_return_the_result_and_slow_requests_are_cut_at_the_request_timeout() {
+    let test = crate::support::app(Backend::Embedded).await;
+    crate::client::register(&test.app);
+    let worker = test.app.worker().spawn();
+    let mut options = crate::client::options(None);
+    options.request_timeout = Duration::from_secs(2);
+    let server = test.app.serve(options).await.expect("serves");
+    let addr = server.local_addr();
+    // A first task through the engine, so the worker is surely up.
+    let warm = test
+        .app
+        .send_task("nap", &json!([1]), Default::default())
+        .await
+        .expect("sent");
+    warm.wait(secs(60)).await.expect("the worker runs tasks");
+    let id = accepted_id(
+        &crate::client::post(
+            addr,
+            "/api/tasks",
+            &json!({"task": "nap", "args": [10]}),
+            None,
+        )
+        .await,
+    );
+    // The long poll answers once the task finishes.
+    let done = crate::client::get(addr, &format!("/api/tasks/{id}?wait_ms=1900"), None).await;
+    assert_eq!(done.json()["state"], "SUCCESS", "{}", done.text());
+    // A task due in a minute: the poll outlasts the 2 s request timeout and is cut at 503.
+    let later = accepted_id(
+        &crate::client::post(
+            addr,
+            "/api/tasks",
+            &json!({"task": "nap", "args": [1], "options": {"countdown_ms": 60_000}}),
+            None,
+        )
+        .await,
+    );
+    let started = std::time::Instant::now();
+    let cut = crate::client::get(addr, &format!("/api/tasks/{later}?wait_ms=10000"), None).await;
+    assert_eq!(cut.status, 503, "{}", cut.text());
+    assert_eq!(cut.json()["error"]["code"], "request_timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "cut near 1 s, not after the 10 s wait"
+    );
+    let bad =
+        crate::client::get(addr, &format!("/api/tasks/{later}?wait_ms=999999999"), None).await;
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    server.shutdown().await;
+    worker.shutdown().await.expect("stops");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ pub(crate) async fn document() -> Json<Value> {
 
 fn error_responses() -> Value {
     let error = json!({"description": "what was wrong", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-    json!({"400": error, "401": error, "404": error, "413": error, "422": error, "503": error})
+    json!({"400": error, "401": error, "404": error, "409": error, "413": error, "422": error, "503": error})
 }
 
 fn with_errors(ok_code: &str, ok: Value) -> Value {
@@ -55,7 +55,8 @@ pub fn spec() -> Value {
                     "responses": with_errors("200", json_ok("tasks", json!({"type": "object"})))}
             },
             "/api/tasks/{id}": {"get": {"summary": "A task's state, and its result or error once finished",
-                "parameters": [id_param()],
+                "parameters": [id_param(), {"name": "wait_ms", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 300000},
+                    "description": "first wait up to this long for the task to finish"}],
                 "responses": with_errors("200", json_ok("the task", json!({"$ref": "#/components/schemas/Task"})))}},
             "/api/tasks/{id}/revoke": {"post": {"summary": "Revoke a task; terminate aborts a running attempt",
                 "parameters": [id_param(), {"name": "terminate", "in": "query", "schema": {"type": "boolean"}}],

@@ -18,6 +18,7 @@ use super::errors::{parse_id, parse_json, ApiError};
 use super::idempotency::{fingerprint, validate_key, Submitted};
 use super::monitor::v7_millis;
 use super::router::ApiState;
+use crate::results::AsyncResult;
 use crate::SendOptions;
 
 /// `POST /api/tasks`'s body.
@@ -262,19 +263,46 @@ pub(crate) async fn list(
     ))
 }
 
-/// `GET /api/tasks/{id}`: the latest state; the result or error once terminal.
+/// The longest `wait_ms` of `GET /api/tasks/{id}`.
+const MAX_WAIT_MS: u64 = 300_000;
+
+/// `GET /api/tasks/{id}`'s query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ShowQuery {
+    /// Wait up to this long for the task to finish (long polling), then answer.
+    wait_ms: Option<u64>,
+}
+
+/// `GET /api/tasks/{id}`: the latest state; the result or error once terminal. With
+/// `?wait_ms=N`, first waits up to N ms for the task to finish (within the request timeout).
 pub(crate) async fn show(
     State(state): State<Arc<ApiState>>,
     path: Result<Path<String>, PathRejection>,
+    query: Result<Query<ShowQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(text) = path?;
     let id = parse_id(&text)?;
+    let Query(query) = query?;
     let sent_at = state
         .monitor
         .task(id)
         .and_then(|row| row.sent_at)
         .or_else(|| v7_millis(id))
         .unwrap_or(0);
+    if let Some(wait_ms) = query.wait_ms {
+        if wait_ms > MAX_WAIT_MS {
+            return Err(ApiError::unprocessable(
+                "bad_wait",
+                format!("wait_ms is at most {MAX_WAIT_MS}"),
+            ));
+        }
+        let handle = AsyncResult::<Value>::new(state.app.clone(), id, sent_at);
+        match handle.wait(Duration::from_millis(wait_ms)).await {
+            Ok(_) | Err(crate::Error::Timeout { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
     let record = state.app.inner.results.latest(id, sent_at).await?;
     let row = state.monitor.task(id);
     Ok(Json(match record {
