@@ -212,13 +212,21 @@ on_both_backends! {
         assert_eq!(stats.rate_limits["add"], "1/m");
         let first = add.delay((1, 1)).await.expect("sent");
         let second = add.delay((2, 2)).await.expect("sent");
-        let done = first.get(WAIT).await.expect("the first runs on the bucket's one token");
-        assert_eq!(done, 2);
-        let held = eventually("the second held back, reserved", || async {
+        // The bucket holds one token: whichever is taken first runs, the other waits a minute
+        // (reserved: taken from the queue, not started).
+        let held = eventually("one finished and the other held back, reserved", || async {
             let reserved: Vec<ReservedEntry> = inspect_one(app, InspectKind::Reserved).await?;
-            reserved.into_iter().find(|r| r.id == second.id())
+            let held = reserved
+                .into_iter()
+                .find(|r| r.id == first.id() || r.id == second.id())?;
+            let other = if held.id == first.id() { &second } else { &first };
+            other.ready().await.expect("state").then_some(held)
         })
         .await;
+        let (ran, want) = if held.id == first.id() { (&second, 4) } else { (&first, 2) };
+        assert_eq!(ran.get(WAIT).await.expect("the other ran"), want);
+        let stats: WorkerStats = inspect_one(app, InspectKind::Stats).await.expect("stats");
+        assert_eq!((stats.reserved, stats.processed), (1, 1), "still held back");
         assert_eq!(held.task, "add");
         worker.shutdown().await.expect("clean shutdown");
     }

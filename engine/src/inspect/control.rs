@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use celeriac_schemas::{now_millis, ControlCommand, ControlKind, ControlReply, Record as _};
-use celeriac_topics::{ConsumerConfig, ConsumerEvent, OutRecord, TopicPartition};
+use celeriac_topics::{Consumer, ConsumerConfig, ConsumerEvent, OutRecord, TopicPartition};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -205,7 +205,28 @@ impl Control {
         command.reply_to = Some(names.replies());
         command.expires_at =
             Some(now_millis() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2));
-        self.send(&command).await?;
+        if let Err(error) = self.send(&command).await {
+            let _ = consumer.close().await;
+            return Err(error);
+        }
+        let collected = self
+            .collect(consumer.as_ref(), command.id, start, deadline)
+            .await;
+        let _ = consumer.close().await;
+        let mut out = collected?;
+        out.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+        Ok(out)
+    }
+
+    /// Reads replies to `command` from `start` until `deadline`, or until as many workers
+    /// answered as are expected; one reply per host name.
+    async fn collect(
+        &self,
+        consumer: &dyn Consumer,
+        command: Uuid,
+        start: i64,
+        deadline: Instant,
+    ) -> Result<Vec<ControlReply>> {
         let expected = self.expected(deadline);
         tokio::pin!(expected);
         let mut expected_count: Option<usize> = None;
@@ -213,16 +234,16 @@ impl Control {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         loop {
-            if expected_count.is_some_and(|n| n > 0 && out.len() >= n) {
-                break;
+            if expected_count.is_some_and(|n| out.len() >= n) {
+                return Ok(out);
             }
             let now = Instant::now();
             if now >= deadline {
-                break;
+                return Ok(out);
             }
             let wait = (deadline - now).min(Duration::from_millis(200));
             let polled = tokio::select! {
-                polled = consumer.poll(1000, wait) => polled,
+                polled = consumer.poll(1000, wait) => polled?,
                 count = &mut expected, if !expected_done => {
                     expected_done = true;
                     expected_count = count;
@@ -230,15 +251,15 @@ impl Control {
                 }
             };
             match polled {
-                Ok(ConsumerEvent::Assigned(tps)) => {
+                ConsumerEvent::Assigned(tps) => {
                     for tp in tps {
                         consumer.seek(&tp, start)?;
                     }
                 }
-                Ok(ConsumerEvent::Records(records)) => {
+                ConsumerEvent::Records(records) => {
                     for record in records {
                         match ControlReply::decode(&record.payload) {
-                            Ok(reply) if reply.command_id == command.id => {
+                            Ok(reply) if reply.command_id == command => {
                                 if seen.insert(reply.hostname.clone()) {
                                     out.push(reply);
                                 }
@@ -250,16 +271,9 @@ impl Control {
                         }
                     }
                 }
-                Ok(ConsumerEvent::Revoked(_)) => {}
-                Err(error) => {
-                    let _ = consumer.close().await;
-                    return Err(error.into());
-                }
+                ConsumerEvent::Revoked(_) => {}
             }
         }
-        let _ = consumer.close().await;
-        out.sort_by(|a, b| a.hostname.cmp(&b.hostname));
-        Ok(out)
     }
 
     /// How many workers should answer: the destination's size, else the workers alive per

@@ -49,7 +49,12 @@ impl App {
             let Some(queue) = names.queue_of(topic) else {
                 continue;
             };
-            out.push(self.queue_status(queue, topic).await?);
+            match self.queue_status(queue, topic).await {
+                Ok(status) => out.push(status),
+                // Deleted since it was listed.
+                Err(crate::Error::Log(celeriac_topics::Error::UnknownTopic(_))) => {}
+                Err(error) => return Err(error),
+            }
         }
         out.sort_by(|a, b| a.queue.cmp(&b.queue));
         Ok(out)

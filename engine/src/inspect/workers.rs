@@ -15,7 +15,8 @@ use crate::app::App;
 use crate::Result;
 
 /// A worker whose last heartbeat is older than this is no longer alive (five heartbeats
-/// missed at the default 2 s interval).
+/// missed at the default 2 s interval; a worker that says it beats less often gets five of
+/// its own intervals).
 pub const ALIVE_WITHIN: Duration = Duration::from_secs(10);
 
 /// One worker, from its latest heartbeat.
@@ -35,7 +36,8 @@ pub struct WorkerStatus {
     pub processed: i64,
     /// When the latest heartbeat was sent (milliseconds since the Unix epoch).
     pub last_heartbeat: i64,
-    /// True when the latest heartbeat is younger than [`ALIVE_WITHIN`].
+    /// True when the latest heartbeat is younger than [`ALIVE_WITHIN`] (or five of the
+    /// worker's heartbeat intervals, when longer).
     pub alive: bool,
     /// The celeriac version it runs.
     pub software_version: String,
@@ -43,7 +45,9 @@ pub struct WorkerStatus {
 
 impl WorkerStatus {
     fn from_heartbeat(beat: WorkerHeartbeat, now: i64) -> Self {
-        let alive_ms = i64::try_from(ALIVE_WITHIN.as_millis()).unwrap_or(i64::MAX);
+        let alive_ms = i64::try_from(ALIVE_WITHIN.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(beat.freq_ms.saturating_mul(5));
         Self {
             alive: now.saturating_sub(beat.timestamp) <= alive_ms,
             concurrency: u32::try_from(beat.concurrency).ok().filter(|c| *c > 0),

@@ -324,6 +324,25 @@ pub(super) async fn offset_for_time(
     tp: &TopicPartition,
     timestamp_ms: i64,
 ) -> Result<i64> {
+    // As for watermarks: a fresh partition's "not leader" answers are retried for a while.
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        match offset_for_time_once(shared, tp, timestamp_ms).await? {
+            Ok(offset) => return Ok(offset),
+            Err(error) if is_leader_moving(&error) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => return Err(unknown_or(shared, tp, "offsets for times", error).await),
+        }
+    }
+}
+
+/// One offsets-for-times request; the inner error is the broker's answer, for a retry.
+async fn offset_for_time_once(
+    shared: &Arc<Shared>,
+    tp: &TopicPartition,
+    timestamp_ms: i64,
+) -> Result<std::result::Result<i64, KafkaError>> {
     let mut tpl = TopicPartitionList::new();
     // Negative timestamps are librdkafka's "earliest"/"latest" markers; clamp to the epoch.
     tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(timestamp_ms.max(0)))
@@ -333,16 +352,16 @@ pub(super) async fn offset_for_time(
         blocking(move || Ok(probe.metadata.offsets_for_times(tpl, REQUEST_TIMEOUT))).await?;
     let answer = match result {
         Ok(answer) => answer,
-        Err(error) => return Err(unknown_or(shared, tp, "offsets for times", error).await),
+        Err(error) => return Ok(Err(error)),
     };
     let found = answer
         .find_partition(&tp.topic, tp.partition)
         .map(|e| (e.offset(), e.error()));
     match found {
-        Some((Offset::Offset(offset), Ok(()))) if offset >= 0 => Ok(offset),
-        Some((_, Err(error))) => Err(unknown_or(shared, tp, "offsets for times", error).await),
+        Some((Offset::Offset(offset), Ok(()))) if offset >= 0 => Ok(Ok(offset)),
+        Some((_, Err(error))) => Ok(Err(error)),
         // No record at or after the time: the high watermark.
-        _ => Ok(watermarks(shared, tp).await?.1),
+        _ => Ok(Ok(watermarks(shared, tp).await?.1)),
     }
 }
 
