@@ -92,6 +92,27 @@ async fn the_same_idempotency_key_makes_one_task_even_after_a_restart() {
         .as_str()
         .is_some_and(|m| m.contains("order-42")));
 
+    // Ten racing requests with a fresh key make one task too.
+    let racing = json!({"task": "add", "args": [1, 1], "options": {"queue": "race"}});
+    let addr = served.addr;
+    let answers = futures::future::join_all((0..10).map(|_| {
+        let body = racing.to_string();
+        async move {
+            let answer = crate::client::request(
+                addr,
+                "POST",
+                "/api/tasks",
+                &[("Idempotency-Key", "race-1")],
+                Some(body.as_bytes()),
+            )
+            .await;
+            accepted_id(&answer)
+        }
+    }))
+    .await;
+    assert!(answers.iter().all(|id| *id == answers[0]), "{answers:?}");
+    assert_eq!(messages_on_queue(&served.test.app, "race").await, 1);
+
     // A new server on the same state directory remembers the key.
     if let Some(server) = served.server.take() {
         server.shutdown().await;
