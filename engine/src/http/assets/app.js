@@ -247,7 +247,8 @@ async function showWorkflow(id) {
 }
 
 function start() {
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const fromHash = hash.get("token");
   if (fromHash) localStorage.setItem("celeriac-token", fromHash);
   token = fromHash || localStorage.getItem("celeriac-token") || "";
   $("token-form").addEventListener("submit", (event) => {
@@ -264,6 +265,7 @@ function start() {
     showWorkflow($("workflow-id").value.trim());
   });
   follow();
+  if (hash.get("workflow")) showWorkflow(hash.get("workflow"));
   const tick = () => {
     refreshWorkers().catch(report);
     refreshTasks().catch(report);
