@@ -7,6 +7,8 @@
 //! - [`AsyncResult`]: waits for a result from any process that reaches the log.
 //! - [`inspect`]: `app.control()`, `app.workers(..)`, `app.queues()`, `app.events(..)` —
 //!   see and steer a running cluster.
+//! - [`http`]: `celeriac serve` — the HTTP API, live events, metrics and the dashboard
+//!   (`app.serve(ServeOptions)`).
 
 mod app;
 pub mod beat;
@@ -14,6 +16,7 @@ pub mod coordinator;
 mod demo;
 mod error;
 mod host;
+pub mod http;
 pub mod inspect;
 mod names;
 mod registry;

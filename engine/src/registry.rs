@@ -14,6 +14,9 @@ pub(crate) struct TaskEntry {
     pub(crate) options: TaskOptions,
     pub(crate) body: TaskBody,
     pub(crate) arity: Arity,
+    /// Decodes JSON positional arguments as the task's input type, to refuse a wrong shape
+    /// before anything is sent.
+    pub(crate) check_json_args: fn(&[u8]) -> std::result::Result<(), crate::TaskError>,
 }
 
 /// Tasks by name.

@@ -1,4 +1,4 @@
-//! The `celeriac` command line — `worker`, `submit`, `result`, `inspect`, `control`,
+//! The `celeriac` command line — `worker`, `serve`, `submit`, `result`, `inspect`, `control`,
 //! `events`, `workflow`, `topics`, `replay`, `beat`, `bench` — usable from a user's own
 //! binary with its own tasks:
 //!
@@ -20,6 +20,7 @@ mod inspect;
 mod progress;
 mod replay;
 mod result;
+mod serve;
 mod signal;
 mod submit;
 mod time;
@@ -68,6 +69,8 @@ pub struct Cli {
 enum Command {
     /// Run a worker (and a coordinator) serving queues until SIGINT or SIGTERM.
     Worker(worker::WorkerArgs),
+    /// Serve the HTTP API, live events, metrics and the dashboard.
+    Serve(serve::ServeArgs),
     /// Send a task by name with JSON arguments.
     Submit(submit::SubmitArgs),
     /// Show a task's state and result.
@@ -140,6 +143,7 @@ async fn run(
     register(&app)?;
     match &cli.command {
         Command::Worker(args) => worker::run(&app, args).await,
+        Command::Serve(args) => serve::run(&app, args).await,
         Command::Submit(args) => submit::run(&app, args, cli.json).await,
         Command::Result(args) => result::run(&app, args, cli.json).await,
         Command::Topics(args) => topics::run(&app, args, cli.json).await,

@@ -84,7 +84,34 @@ impl App {
             options,
             body,
             arity: task_ref.arity(),
+            check_json_args: check_json_args::<In>,
         })?;
         Ok(Task::new(self.clone(), task_ref))
+    }
+}
+
+/// Decodes JSON positional arguments as `In`, keeping only whether it worked.
+fn check_json_args<In: TaskArgs>(bytes: &[u8]) -> std::result::Result<(), TaskError> {
+    decode_input::<In>(celeriac_schemas::ContentType::Json, bytes).map(drop)
+}
+
+impl App {
+    /// Checks task `name` and its JSON positional `args` against this process's registry: an
+    /// unknown name, a wrong number of arguments or a value of the wrong type is an error
+    /// saying so, before anything is sent.
+    pub fn check_task_call(&self, name: &str, args: &serde_json::Value) -> Result<()> {
+        let Some(entry) = self.inner.registry.get(name) else {
+            return Err(crate::Error::UnknownTask(name.to_owned()));
+        };
+        let canvas =
+            celeriac_canvas::Canvas::from_json(&serde_json::json!({"task": name, "args": args}))?;
+        canvas.check(&self.inner.registry)?;
+        let bytes = serde_json::to_vec(args).map_err(|e| crate::Error::Config(e.to_string()))?;
+        (entry.check_json_args)(&bytes).map_err(|error| {
+            crate::Error::Config(format!(
+                "task `{name}` cannot take these arguments: {}",
+                error.message()
+            ))
+        })
     }
 }

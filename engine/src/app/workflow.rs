@@ -108,7 +108,10 @@ impl App {
         self.submit_canvas_as(canvas).await
     }
 
-    async fn submit_canvas_as<Out>(&self, canvas: &Canvas) -> Result<WorkflowHandle<Out>> {
+    pub(crate) async fn submit_canvas_as<Out>(
+        &self,
+        canvas: &Canvas,
+    ) -> Result<WorkflowHandle<Out>> {
         let id = Uuid::now_v7();
         let mut spec = canvas.compile(id)?.into_spec();
         spec.created_at = now_millis();

@@ -1,0 +1,13 @@
+//! `celeriac serve` end to end, in one test binary: every route, idempotency and auth
+//! (`routes`), malformed and hostile requests (`hostile`), the dashboard in headless
+//! Chromium (`dashboard`), and the `celeriac serve` command itself (`command`). The server
+//! runs on 127.0.0.1 with an in-process worker.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod client;
+mod command;
+mod dashboard;
+mod hostile;
+mod routes;
