@@ -139,7 +139,8 @@ impl Leaders {
         dead: &[String],
         within: Duration,
     ) -> (String, SystemTime) {
-        self.next(within, |h, leading| {
+        let what = format!("{} to lead", host.unwrap_or("a live process"));
+        self.next(&what, within, |h, leading| {
             leading && host.is_none_or(|host| h == host) && !dead.iter().any(|d| d == h)
         })
         .await
@@ -147,11 +148,14 @@ impl Leaders {
 
     /// Waits for `host` to announce that it no longer leads.
     async fn steps_down(&mut self, host: &str, within: Duration) {
-        self.next(within, |h, leading| !leading && h == host).await;
+        let what = format!("{host} to step down (a replacement joined the group)");
+        self.next(&what, within, |h, leading| !leading && h == host)
+            .await;
     }
 
     async fn next(
         &mut self,
+        what: &str,
         within: Duration,
         wanted: impl Fn(&str, bool) -> bool,
     ) -> (String, SystemTime) {
@@ -159,7 +163,7 @@ impl Leaders {
         loop {
             let event = tokio::time::timeout_at(deadline, self.events.recv()).await;
             let Ok(Some((host, leading, at))) = event else {
-                panic!("no awaited leadership change within {within:?}");
+                panic!("waited {within:?} for {what}: see the beat process logs named above");
             };
             eprintln!("{}: leading {leading}", host);
             if wanted(&host, leading) {
@@ -381,6 +385,10 @@ mod beat {
         );
         let topics: Vec<String> = topics.into_iter().map(|t| t.name).collect();
         log.delete_topics(&topics).await.expect("clean up");
+        for i in 0..2 + KILLS {
+            let path = std::env::temp_dir().join(format!("{prefix}-beat-{i}.log"));
+            let _ = std::fs::remove_file(path);
+        }
         assert!(
             started.elapsed() < Duration::from_secs(75),
             "took {:?}",
