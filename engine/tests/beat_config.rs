@@ -26,6 +26,7 @@ mod beat {
         catch-up = "skip"
         grace = "30s"
         tick = "250ms"
+        session-timeout = "8s"
 
         [beat.entries.nightly]
         task = "tasks.cleanup"
@@ -43,8 +44,12 @@ mod beat {
         )
         .expect("loads");
         assert_eq!(
-            (config.grace, config.tick),
-            (Duration::from_secs(30), Duration::from_millis(250))
+            (config.grace, config.tick, config.session_timeout),
+            (
+                Duration::from_secs(30),
+                Duration::from_millis(250),
+                Duration::from_secs(8)
+            )
         );
         let [nightly, ping] = config.entries.as_slice() else {
             panic!("two entries: {config:?}")
@@ -161,6 +166,16 @@ mod beat {
         assert!(error_of("[beat]\ntimezone = \"Nowhere\"\n").contains("unknown time zone"));
         assert!(error_of("[beat]\ntick = \"0s\"\n").contains("tick must be longer than zero"));
         assert!(error_of("[beat]\nentires = {}\n").contains("unknown field `entires`"));
+        assert!(error_of("[beat]\nsession-timeout = \"0s\"\n")
+            .contains("session-timeout must be between 1ms and"));
+        assert!(error_of("[beat]\nsession-timeout = \"30d\"\n")
+            .contains("session-timeout must be between 1ms and"));
+        assert_eq!(
+            BeatConfig::from_toml("[beat]\n")
+                .expect("defaults")
+                .session_timeout,
+            celeriac_engine::beat::DEFAULT_SESSION_TIMEOUT
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub struct BeatFire {
     /// What was done for the window.
     pub kind: BeatFireKind,
     /// The id of the task published for a [`Fired`](BeatFireKind::Fired) window; `None` otherwise.
+    #[serde(default, deserialize_with = "crate::uuid_field::deserialize_option")]
     pub task_id: Option<Uuid>,
     /// Windows after the entry's previous record and before this one that were not fired
     /// (at most 100 000 are counted).

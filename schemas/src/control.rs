@@ -7,6 +7,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlCommand {
     /// Id of the command; replies carry it as `command_id`.
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
     pub id: Uuid,
     /// What to do.
     pub kind: ControlKind,
@@ -50,6 +51,7 @@ pub enum ControlKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlReply {
     /// The id of the command answered.
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
     pub command_id: Uuid,
     /// The worker that answered.
     pub hostname: String,

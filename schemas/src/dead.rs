@@ -23,6 +23,7 @@ pub struct DeadLetter {
     /// Why it is here, for a program.
     pub kind: DeadLetterKind,
     /// The task id, when the record could be read far enough to know it.
+    #[serde(default, deserialize_with = "crate::uuid_field::deserialize_option")]
     pub task_id: Option<Uuid>,
     /// When it was dead-lettered (milliseconds since the Unix epoch).
     pub dead_at: i64,

@@ -7,10 +7,13 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskEvent {
     /// Id of this event, so a consumer can drop a duplicate delivery.
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
     pub id: Uuid,
     /// The task the event is about.
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
     pub task_id: Uuid,
     /// The task's workflow (root) id; the record's key.
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
     pub root_id: Uuid,
     /// Index into the workflow's steps; `None` for a lone task.
     pub workflow_step: Option<i32>,

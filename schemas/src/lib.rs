@@ -50,6 +50,7 @@ mod registry;
 mod resolve;
 mod result;
 mod task;
+mod uuid_field;
 mod wire;
 mod worker;
 mod workflow;

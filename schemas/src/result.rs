@@ -9,10 +9,13 @@ use crate::TaskError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskResult {
     /// The task; the record's key.
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
     pub task_id: Uuid,
     /// The task's workflow (root) id; equal to `task_id` for a lone task.
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
     pub root_id: Uuid,
     /// The task whose completion published this one, if any.
+    #[serde(default, deserialize_with = "crate::uuid_field::deserialize_option")]
     pub parent_id: Option<Uuid>,
     /// The registered task name.
     pub task: String,

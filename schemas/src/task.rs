@@ -12,6 +12,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskMessage {
     /// The task id: unique per task, the same for every retry of it.
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
     pub id: Uuid,
     /// The registered task name, for example `"proj.add"`.
     pub task: String,
@@ -21,10 +22,13 @@ pub struct TaskMessage {
     /// Encoding of `args` and of the result (see [`ContentType`](crate::ContentType)).
     pub content_type: String,
     /// The workflow this task belongs to; equal to `id` for a lone task.
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
     pub root_id: Uuid,
     /// The task whose completion published this one, if any.
+    #[serde(default, deserialize_with = "crate::uuid_field::deserialize_option")]
     pub parent_id: Option<Uuid>,
     /// The group this task is a member of, if any.
+    #[serde(default, deserialize_with = "crate::uuid_field::deserialize_option")]
     pub group_id: Option<Uuid>,
     /// Index into the [`WorkflowSpec`](crate::WorkflowSpec)'s steps; `None` for a lone task.
     pub workflow_step: Option<i32>,

@@ -9,6 +9,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowSpec {
     /// The workflow id; also the root id of every task the workflow runs.
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
     pub id: Uuid,
     /// A human name for dashboards and logs.
     pub label: Option<String>,
@@ -28,6 +29,7 @@ pub struct WorkflowStep {
     /// Deterministic id from the step's position in the canvas, e.g. `"0.1.2"`.
     pub step_id: String,
     /// UUIDv5 of the workflow id and `step_id`.
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
     pub task_id: Uuid,
     /// What the step does.
     pub kind: StepKind,

@@ -6,6 +6,7 @@
 //! catch-up = "fire-once"       # default policy for missed windows: "fire-once" or "skip"
 //! grace = "1m"                 # a window this late still counts as on time
 //! tick = "1s"                  # how often beat re-reads the clock and its group
+//! session-timeout = "6s"       # how long a silent leader keeps the lead (Kafka)
 //!
 //! [beat.entries.cleanup-nightly]
 //! task = "tasks.cleanup"
@@ -44,6 +45,9 @@ use super::schedule::Schedule;
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
 /// Default of [`BeatConfig::tick`].
 pub const DEFAULT_TICK: Duration = Duration::from_secs(1);
+/// Default of [`BeatConfig::session_timeout`]: 6 s, the lowest a Kafka broker accepts by
+/// default (`group.min.session.timeout.ms`).
+pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// Beat's settings and entries, from code or from `celeriac.toml`.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +58,12 @@ pub struct BeatConfig {
     pub grace: Duration,
     /// How often beat re-reads the clock and polls its group, at most.
     pub tick: Duration,
+    /// On Kafka, how long the beat group waits for a silent member before it gives the lead to
+    /// another: the failover time after a leader dies without leaving the group (kill -9, power
+    /// loss). Windows due meanwhile are caught up by the new leader under each entry's
+    /// [`CatchUp`] policy. It must lie within the broker's `group.min.session.timeout.ms` and
+    /// `group.max.session.timeout.ms` (6 s and 30 min by default); the embedded log ignores it.
+    pub session_timeout: Duration,
 }
 
 impl Default for BeatConfig {
@@ -62,6 +72,7 @@ impl Default for BeatConfig {
             entries: Vec::new(),
             grace: DEFAULT_GRACE,
             tick: DEFAULT_TICK,
+            session_timeout: DEFAULT_SESSION_TIMEOUT,
         }
     }
 }
@@ -73,6 +84,7 @@ struct RawBeat {
     catch_up: Option<CatchUp>,
     grace: Option<toml::Value>,
     tick: Option<toml::Value>,
+    session_timeout: Option<toml::Value>,
     #[serde(default)]
     entries: BTreeMap<String, toml::Value>,
 }
@@ -133,6 +145,12 @@ impl BeatConfig {
         if tick.is_zero() {
             return Err(Error::Config("tick must be longer than zero".into()));
         }
+        let session_timeout = duration(
+            "session-timeout",
+            &raw.session_timeout,
+            DEFAULT_SESSION_TIMEOUT,
+        )?;
+        check_session_timeout(session_timeout)?;
         let entries = raw
             .entries
             .into_iter()
@@ -144,8 +162,20 @@ impl BeatConfig {
             entries,
             grace,
             tick,
+            session_timeout,
         })
     }
+}
+
+/// Refuses a session timeout Kafka cannot take: under a millisecond, or over `i32::MAX` ms.
+pub(crate) fn check_session_timeout(timeout: Duration) -> Result<()> {
+    if timeout < Duration::from_millis(1) || timeout.as_millis() > i32::MAX as u128 {
+        return Err(Error::Config(format!(
+            "session-timeout must be between 1ms and {}ms (the broker's own bounds are 6s to 30m by default), got {timeout:?}",
+            i32::MAX
+        )));
+    }
+    Ok(())
 }
 
 /// One entry from its table; errors are wrapped with the entry's name by the caller.

@@ -39,7 +39,7 @@ mod schedule;
 
 pub use chrono_tz::Tz;
 pub use clock::{Clock, FakeClock, SystemClock};
-pub use config::{BeatConfig, DEFAULT_GRACE, DEFAULT_TICK};
+pub use config::{BeatConfig, DEFAULT_GRACE, DEFAULT_SESSION_TIMEOUT, DEFAULT_TICK};
 pub use crontab::Crontab;
 pub use entry::{CatchUp, Entry};
 pub use error::{Error, Result};

@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::clock::{Clock, SystemClock};
-use super::config::BeatConfig;
+use super::config::{check_session_timeout, BeatConfig};
 use super::entry::Entry;
 use super::error::{Error, Result};
 use super::fire;
@@ -88,6 +88,7 @@ pub struct Beat {
     entries: Arc<[Entry]>,
     grace: Duration,
     tick: Duration,
+    session_timeout: Duration,
     clock: Arc<dyn Clock>,
     log: Arc<dyn Log>,
     names: TopicNames,
@@ -143,6 +144,7 @@ impl BeatBuilder {
         self.config.entries.extend(config.entries);
         self.config.grace = config.grace;
         self.config.tick = config.tick;
+        self.config.session_timeout = config.session_timeout;
         self
     }
 
@@ -183,6 +185,14 @@ impl BeatBuilder {
         self
     }
 
+    /// On Kafka, how long the beat group waits for a silent member — a leader killed without
+    /// leaving — before another takes the lead (default [6 s](super::DEFAULT_SESSION_TIMEOUT),
+    /// the lowest a broker accepts by default). See [`BeatConfig::session_timeout`].
+    pub fn session_timeout(mut self, timeout: Duration) -> Self {
+        self.config.session_timeout = timeout;
+        self
+    }
+
     /// Checks the entries (each error names its entry) and builds the process.
     pub fn build(self) -> Result<Beat> {
         let log = self
@@ -191,6 +201,7 @@ impl BeatBuilder {
         if self.config.tick.is_zero() {
             return Err(Error::Config("tick must be longer than zero".into()));
         }
+        check_session_timeout(self.config.session_timeout)?;
         let mut seen = BTreeSet::new();
         let hostname = self.hostname.unwrap_or_else(default_hostname);
         for entry in &self.config.entries {
@@ -215,6 +226,7 @@ impl BeatBuilder {
             entries: self.config.entries.into(),
             grace: self.config.grace,
             tick: self.config.tick,
+            session_timeout: self.config.session_timeout,
             clock: self.clock,
             log,
             names: self.names,
@@ -260,7 +272,12 @@ impl Beat {
         topics.extend(queues.into_iter().map(|q| self.names.queue_topic(q)));
         self.log.create_topics(&topics).await?;
         let config = ConsumerConfig::new(self.names.beat_group(), [self.names.beat()])
-            .client_id(self.hostname.clone());
+            .client_id(self.hostname.clone())
+            .kafka_property("session.timeout.ms", millis(self.session_timeout))
+            .kafka_property(
+                "heartbeat.interval.ms",
+                millis(heartbeat(self.session_timeout)),
+            );
         let consumer = self.log.consumer(config).await?;
         info!(hostname = %self.hostname, entries = self.entries.len(), "beat: joined the beat group");
         let outcome = self.serve(consumer.as_ref(), &shutdown).await;
@@ -479,6 +496,19 @@ pub async fn run(
         .build()?
         .run(shutdown)
         .await
+}
+
+/// The beat group's heartbeat for a session timeout: a sixth of it (1 s at the default), at
+/// least 1 ms. A survivor learns of the rebalance that follows a leader's death at its next
+/// heartbeat, so this bounds the failover's wait beyond the session timeout; the beat group
+/// has a handful of members, so the traffic is nothing.
+fn heartbeat(session_timeout: Duration) -> Duration {
+    (session_timeout / 6).max(Duration::from_millis(1))
+}
+
+/// Whole milliseconds, as Kafka client properties take them.
+fn millis(duration: Duration) -> String {
+    duration.as_millis().to_string()
 }
 
 /// `beat-<pid>@<host>`, the host from `$HOSTNAME` or `/etc/hostname`.

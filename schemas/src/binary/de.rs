@@ -4,7 +4,7 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use serde::Deserialize;
 
 use super::{Cursor, Fault};
-use crate::Limits;
+use crate::{uuid_field, Limits};
 
 /// Decodes one `T` that must span the whole of `input`.
 pub(crate) fn from_slice<'de, T: Deserialize<'de>>(
@@ -66,6 +66,18 @@ impl<'de> De<'de> {
         }
         self.items_left -= count;
         Ok(count)
+    }
+
+    /// Reads a `uuid` field (see [`uuid_field`]): the canonical hyphenated text goes to the
+    /// visitor as its 128 bits; anything else as a string, for `uuid`'s parser and its error.
+    fn uuid<V: Visitor<'de>>(&mut self, v: V) -> Result<V::Value, Fault> {
+        let start = self.cur.pos();
+        let n = self.cur.len("a string")?;
+        if let Some(bits) = uuid_field::parse_hyphenated(self.cur.take(n, "a string")?) {
+            return v.visit_u128(bits);
+        }
+        self.cur.rewind(start);
+        v.visit_borrowed_str(self.cur.str()?)
     }
 
     fn narrow<T: TryFrom<i64>>(&mut self, what: &'static str, long: bool) -> Result<T, Fault> {
@@ -175,9 +187,12 @@ impl<'de> de::Deserializer<'de> for &mut De<'de> {
     }
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _: &'static str,
+        name: &'static str,
         v: V,
     ) -> Result<V::Value, Fault> {
+        if name == uuid_field::MARKER {
+            return self.uuid(v);
+        }
         v.visit_newtype_struct(self)
     }
     fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Fault> {

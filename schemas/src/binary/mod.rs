@@ -8,6 +8,9 @@
 //! `u32`, `u64` are `long`. That is the mapping apache-avro's serde support and its derived
 //! schemas use; the tests prove the bytes identical to apache-avro's for every record type.
 //!
+//! A `uuid` field (a string in Avro) is read without the general string path when the record
+//! type routes it through `uuid_field` (every record type does).
+//!
 //! Decoding reads only from the input slice: every length is checked against the bytes that
 //! remain before anything is allocated, collections are charged against
 //! [`Limits::max_items`](crate::Limits) and nesting against `max_depth`.
@@ -176,6 +179,17 @@ pub(crate) fn put_long(out: &mut Vec<u8>, n: i64) {
     out.push(z as u8);
 }
 
+/// The fault for a string that starts at `at` and is not UTF-8.
+#[cold]
+#[inline(never)]
+fn bad_utf8(at: usize, e: std::str::Utf8Error) -> Fault {
+    Fault::malformed(
+        at + e.valid_up_to(),
+        "a UTF-8 string",
+        format!("invalid UTF-8 after {} valid byte(s)", e.valid_up_to()),
+    )
+}
+
 /// A read position in an input slice; every read is bounds-checked.
 #[derive(Debug)]
 pub(crate) struct Cursor<'de> {
@@ -190,6 +204,12 @@ impl<'de> Cursor<'de> {
 
     pub(crate) fn pos(&self) -> usize {
         self.pos
+    }
+
+    /// Moves back to `pos`, a position this cursor has already been at.
+    pub(crate) fn rewind(&mut self, pos: usize) {
+        debug_assert!(pos <= self.pos);
+        self.pos = pos;
     }
 
     pub(crate) fn remaining(&self) -> usize {
@@ -239,14 +259,21 @@ impl<'de> Cursor<'de> {
     /// Reads an Avro `long`; more than ten varint bytes, or bits past 64, are malformed.
     #[inline]
     pub(crate) fn long(&mut self) -> Result<i64, Fault> {
-        let at = self.pos;
         // Fast path: most lengths, indexes and small ints fit one byte.
-        if let Some(&b) = self.input.get(at) {
+        if let Some(&b) = self.input.get(self.pos) {
             if b < 0x80 {
                 self.pos += 1;
                 return Ok(i64::from(b >> 1) ^ -i64::from(b & 1));
             }
         }
+        self.long_multi_byte()
+    }
+
+    /// [`long`](Self::long) past its one-byte fast path (kept out of line so the fast path
+    /// inlines into every caller).
+    #[inline(never)]
+    fn long_multi_byte(&mut self) -> Result<i64, Fault> {
+        let at = self.pos;
         let mut z: u64 = 0;
         for i in 0..10 {
             let b = self.byte("a variable-length integer")?;
@@ -290,17 +317,25 @@ impl<'de> Cursor<'de> {
     pub(crate) fn len(&mut self, what: &'static str) -> Result<usize, Fault> {
         let at = self.pos;
         let n = self.long()?;
+        match usize::try_from(n) {
+            Ok(len) if len <= self.remaining() => Ok(len),
+            _ => Err(self.bad_len(at, n, what)),
+        }
+    }
+
+    /// The fault for a length prefix `n`, read at `at`, that is negative or runs past the end.
+    #[cold]
+    #[inline(never)]
+    fn bad_len(&self, at: usize, n: i64, what: &'static str) -> Fault {
         if n < 0 {
-            return Err(Fault::malformed(
+            Fault::malformed(
                 at,
                 format!("a non-negative length of {what}"),
                 format!("{n}"),
-            ));
+            )
+        } else {
+            self.truncated(what, n as u64)
         }
-        if n as u64 > self.remaining() as u64 {
-            return Err(self.truncated(what, n as u64));
-        }
-        Ok(n as usize)
     }
 
     /// Reads a length-prefixed byte string.
@@ -316,13 +351,7 @@ impl<'de> Cursor<'de> {
         let n = self.len("a string")?;
         let at = self.pos;
         let bytes = self.take(n, "a string")?;
-        std::str::from_utf8(bytes).map_err(|e| {
-            Fault::malformed(
-                at + e.valid_up_to(),
-                "a UTF-8 string",
-                format!("invalid UTF-8 after {} valid byte(s)", e.valid_up_to()),
-            )
-        })
+        std::str::from_utf8(bytes).map_err(|e| bad_utf8(at, e))
     }
 
     /// Reads an array or map block header: the item count (0 ends the collection). A negative
