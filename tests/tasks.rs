@@ -188,7 +188,8 @@ on_both_backends! {
         let running = forever.delay(()).await.expect("sent");
         started_rx.recv().await.expect("the task started");
         app.revoke(&[running.id()], true).await.expect("terminate");
-        assert!(matches!(running.get(secs(30)).await, Err(Error::Revoked(_))));
+        let outcome = running.get(secs(30)).await;
+        assert!(matches!(outcome, Err(Error::Revoked(_))), "expected REVOKED, got {outcome:?}");
         worker.shutdown().await.expect("clean shutdown");
     }
 }
