@@ -20,7 +20,7 @@ mod worker;
 
 pub use app::{App, AppBuilder, SendOptions, StepState, WorkflowHandle};
 pub use error::{Error, Result};
-pub use names::TopicNames;
+pub use names::{TopicNames, WORKFLOW_MAX_BYTES};
 pub use results::AsyncResult;
 pub use task::{
     ApplyAsync, Ctx, DeliveryInfo, Request, RetryRequest, Task, TaskError, TaskOptions,

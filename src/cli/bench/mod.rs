@@ -54,12 +54,22 @@ impl Backend {
     }
 }
 
-/// The `--backend` option every bench takes.
+/// The `--backend` option every bench takes, and raw Kafka properties.
 #[derive(Debug, Args)]
 struct BackendArg {
     /// Which log to measure.
     #[arg(long, value_enum, default_value = "embedded")]
     backend: Backend,
+    /// A librdkafka property for every client (`key=value`, repeatable), e.g. `linger.ms=5`.
+    #[arg(long = "kafka-property", value_parser = key_value)]
+    kafka_properties: Vec<(String, String)>,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{text:?} is not key=value"))
 }
 
 pub(crate) async fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
@@ -78,7 +88,8 @@ struct Scratch {
 }
 
 impl Scratch {
-    async fn new(cli: &Cli, backend: Backend) -> anyhow::Result<Scratch> {
+    async fn new(cli: &Cli, arg: &BackendArg) -> anyhow::Result<Scratch> {
+        let backend = arg.backend;
         let id = Uuid::now_v7().simple().to_string();
         let dir = std::env::temp_dir().join(format!("celeriac-bench-{id}"));
         let mut builder = App::builder()
@@ -90,6 +101,9 @@ impl Scratch {
                     .clone()
                     .unwrap_or_else(|| "127.0.0.1:9092".into()),
             );
+            for (key, value) in &arg.kafka_properties {
+                builder = builder.kafka_property(key, value);
+            }
         }
         let app = builder.build().await?;
         Ok(Scratch { app, dir })

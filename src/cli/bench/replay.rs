@@ -76,7 +76,7 @@ async fn write_events(app: &App, count: usize) -> anyhow::Result<usize> {
 
 pub(super) async fn run(cli: &Cli, bench: &ReplayBench) -> anyhow::Result<()> {
     let backend = bench.backend.backend;
-    let scratch = Scratch::new(cli, backend).await?;
+    let scratch = Scratch::new(cli, &bench.backend).await?;
     let app = &scratch.app;
     let writing = Instant::now();
     let written = write_events(app, bench.events).await?;

@@ -31,7 +31,7 @@ pub(super) struct TaskBench {
 
 pub(super) async fn run(cli: &Cli, bench: &TaskBench) -> anyhow::Result<()> {
     let backend = bench.backend.backend;
-    let scratch = Scratch::new(cli, backend).await?;
+    let scratch = Scratch::new(cli, &bench.backend).await?;
     let report = measure(&scratch.app, bench).await?;
     let backend = backend.name();
     if cli.json {

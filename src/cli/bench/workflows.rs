@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use celeriac_canvas::Canvas;
 use celeriac_engine::{App, WorkerHandle};
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{BackendArg, Scratch};
 use crate::cli::Cli;
@@ -78,7 +78,7 @@ async fn time(app: &App, canvas: &Canvas, expected: i64) -> anyhow::Result<Durat
     let output = handle.get(Duration::from_secs(600)).await?;
     let elapsed = started.elapsed();
     anyhow::ensure!(
-        output == Value::from(expected),
+        output == expected,
         "the workflow gave {output}, not {expected}"
     );
     Ok(elapsed)
@@ -103,7 +103,7 @@ async fn measure(
 
 pub(super) async fn run_chord(cli: &Cli, bench: &ChordBench) -> anyhow::Result<()> {
     let backend = bench.backend.backend;
-    let scratch = Scratch::new(cli, backend).await?;
+    let scratch = Scratch::new(cli, &bench.backend).await?;
     let elapsed = measure(
         &scratch.app,
         bench.concurrency,
@@ -134,7 +134,7 @@ pub(super) async fn run_chord(cli: &Cli, bench: &ChordBench) -> anyhow::Result<(
 
 pub(super) async fn run_chain(cli: &Cli, bench: &ChainBench) -> anyhow::Result<()> {
     let backend = bench.backend.backend;
-    let scratch = Scratch::new(cli, backend).await?;
+    let scratch = Scratch::new(cli, &bench.backend).await?;
     let elapsed = measure(
         &scratch.app,
         bench.concurrency,
