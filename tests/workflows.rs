@@ -123,3 +123,19 @@ on_both_backends! {
         worker.shutdown().await.expect("clean shutdown");
     }
 }
+
+on_both_backends! {
+    async fn a_workflow_past_a_mebibyte_is_taken_and_runs(test: TestApp) {
+        // One record on the workflows topic carries the whole workflow: a big chord (10,000
+        // members is ~1.1 MB) is past Kafka's 1 MiB default record limit.
+        let app = &test.app;
+        let t = register(app);
+        let len = app.task("len", |text: String| async move { Ok(text.len() as i64) }).expect("len");
+        let worker = app.worker().spawn();
+        let member = "x".repeat(400_000);
+        let big = chord((0..3).map(|_| len.s(member.clone())), t.tsum.partial(()));
+        let handle = app.submit(big).await.expect("a 1.2 MB workflow is taken");
+        assert_eq!(handle.get(secs(60)).await.expect("chord result"), 1_200_000);
+        worker.shutdown().await.expect("clean shutdown");
+    }
+}

@@ -29,7 +29,7 @@ pub use error::{Error, Result};
 pub use inspect::{
     Control, Event, EventStream, EventsFrom, InspectKind, PartitionLag, QueueStatus, WorkerStatus,
 };
-pub use names::TopicNames;
+pub use names::{TopicNames, WORKFLOW_MAX_BYTES};
 pub use results::AsyncResult;
 pub use task::{
     ApplyAsync, Ctx, DeliveryInfo, Request, RetryRequest, Task, TaskError, TaskOptions,

@@ -3,6 +3,11 @@
 
 use celeriac_topics::TopicSpec;
 
+/// The largest record the workflows topic takes (its `max.message.bytes`): 16 MiB. One record
+/// there is a whole compiled workflow; a chord of 10,000 members is past the broker's 1 MiB
+/// default.
+pub const WORKFLOW_MAX_BYTES: usize = 16 * 1024 * 1024;
+
 /// The topics of one Celeriac app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicNames {
@@ -98,7 +103,8 @@ impl TopicNames {
     pub fn core_topics(&self) -> Vec<TopicSpec> {
         let p = self.coordinator_partitions;
         vec![
-            TopicSpec::new(self.workflows(), p),
+            TopicSpec::new(self.workflows(), p)
+                .config("max.message.bytes", WORKFLOW_MAX_BYTES.to_string()),
             TopicSpec::new(self.timers(), p),
             TopicSpec::new(self.events(), p),
             TopicSpec::new(self.results(), p).config("cleanup.policy", "compact"),

@@ -26,6 +26,7 @@ pub struct AppBuilder {
     result_expires: Duration,
     connect_timeout: Duration,
     log: Option<SharedLog>,
+    kafka_properties: Vec<(String, String)>,
 }
 
 /// A log handed to the builder, shared with the app that opened it.
@@ -51,6 +52,7 @@ impl Default for AppBuilder {
             result_expires: Duration::from_secs(24 * 3600),
             connect_timeout: Duration::from_secs(10),
             log: None,
+            kafka_properties: Vec::new(),
         }
     }
 }
@@ -132,6 +134,14 @@ impl AppBuilder {
         self
     }
 
+    /// Passes one librdkafka property to every Kafka client of the app, over the log's defaults
+    /// (e.g. `.kafka_property("linger.ms", "0")` where latency matters more than broker CPU).
+    /// Properties the log's contract rests on cannot be turned off; ignored on the embedded log.
+    pub fn kafka_property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.kafka_properties.push((key.into(), value.into()));
+        self
+    }
+
     /// How long to wait for a broker at start (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
@@ -149,9 +159,10 @@ impl AppBuilder {
     /// Opens the log, creates the app's topics, and returns the app.
     pub async fn build(self) -> Result<App> {
         let config = match &self.brokers {
-            Some(brokers) => LogConfig::Kafka(
+            Some(brokers) => LogConfig::Kafka(self.kafka_properties.iter().fold(
                 KafkaConfig::new(brokers.clone()).connect_timeout(self.connect_timeout),
-            ),
+                |config, (key, value)| config.property(key, value),
+            )),
             None => LogConfig::Embedded(EmbeddedConfig::new(self.state_dir.join("log"))),
         };
         let log = match self.log {

@@ -41,6 +41,8 @@ pub(super) struct Runner {
     known_topics: HashSet<String>,
     commits: u64,
     last_sweep: Instant,
+    /// When the last transaction began (see [`CoordinatorBuilder::commit_interval`](super::CoordinatorBuilder::commit_interval)).
+    last_commit: Instant,
 }
 
 /// What became of a transaction.
@@ -75,12 +77,23 @@ impl Runner {
             known_topics: HashSet::new(),
             commits: 0,
             last_sweep: Instant::now(),
+            last_commit: Instant::now(),
             c,
         }
     }
 
     pub(super) async fn run(&mut self, cancel: &CancellationToken) -> Result<()> {
         loop {
+            let wait = self
+                .c
+                .commit_interval
+                .saturating_sub(self.last_commit.elapsed());
+            if !wait.is_zero() {
+                tokio::select! {
+                    () = cancel.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
             let timeout = self.poll_timeout()?;
             let event = tokio::select! {
                 () = cancel.cancelled() => return Ok(()),
@@ -246,6 +259,7 @@ impl Runner {
         if actions.is_empty() && offsets.is_empty() {
             return Ok(());
         }
+        self.last_commit = Instant::now();
         match self.transact(actions, &offsets).await? {
             Outcome::Committed => self.committed(batch, offsets),
             Outcome::Aborted => {

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use celeriac_schemas::{Record as _, StepKind, TaskMessage, TaskResult, WorkflowSpec};
 use celeriac_topics::TopicPartition;
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, ReadOptions, WriteBatch, DB};
+use rocksdb::{
+    BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, Options, ReadOptions, WriteBatch, DB,
+};
 use uuid::Uuid;
 
 use super::error::{Error, Result};
@@ -171,6 +173,16 @@ fn descriptors() -> Vec<ColumnFamilyDescriptor> {
             let mut cf = Options::default();
             cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
             cf.set_write_buffer_size(16 << 20);
+            // Most lookups of a live coordinator and of a replay are for keys not stored yet
+            // (a task's first event, a new workflow): bloom filters answer those without
+            // reading blocks, in the memtable and in the tables.
+            let mut tables = BlockBasedOptions::default();
+            tables.set_bloom_filter(10.0, false);
+            tables.set_cache_index_and_filter_blocks(true);
+            tables.set_pin_l0_filter_and_index_blocks_in_cache(true);
+            cf.set_block_based_table_factory(&tables);
+            cf.set_memtable_prefix_bloom_ratio(0.1);
+            cf.set_memtable_whole_key_filtering(true);
             ColumnFamilyDescriptor::new(t.name(), cf)
         })
         .collect()

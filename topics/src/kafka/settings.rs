@@ -21,16 +21,16 @@ use crate::log::{ConsumerConfig, StartFrom};
 
 /// `linger.ms`: how long the producer waits for more records before sending a batch.
 ///
-/// 5 ms. Measured with `benches/kafka_settings.rs` (200 B records in bursts every millisecond,
-/// one local broker, two cores): at 5,000, 20,000 and 100,000 records/s the broker spends
-/// about 40 % less CPU with 5 ms than with 2 ms, and about half of what 1 ms costs (0 ms
-/// costs most: a request per burst), while the median delivery time grows from ~2.4 ms (2 ms)
-/// to ~4 ms (5 ms). The engine's target (20,000 tasks/s end to end, several records per task,
-/// broker and workers on the same two cores) is bound by CPU, so the batching wins; a lone
-/// record still leaves within 5 ms. Transactional commits and [`flush`](crate::Log::flush)
-/// send at once regardless (librdkafka skips the linger when flushing). Latency-bound
-/// deployments can pass `linger.ms=1` (~2 ms per hop) or `0` (~0.5–1 ms).
-pub(crate) const LINGER_MS: &str = "5";
+/// 1 ms. Under load batches fill anyway — records gather while earlier requests are in flight
+/// — so the linger matters most to a lone record, which it delays by up to its length.
+/// Measured with `celeriac bench tasks --backend kafka` (one local broker, two cores shared
+/// with the workers): submit → start p50 6.1–6.3 ms with 5 ms, 1.9 ms with 1 ms, 1.0 ms with
+/// 0 ms, while end-to-end throughput stays ~20,000 tasks/s with 1 ms and drops with 0 ms (a
+/// request per record costs the broker CPU). `benches/kafka_settings.rs` puts the broker's
+/// CPU at 1 ms at about twice that at 5 ms for sparse bursts; throughput-bound deployments can
+/// pass `linger.ms=5` ([`KafkaConfig::property`](crate::KafkaConfig::property)), latency-bound
+/// ones `0`. Transactional commits and [`flush`](crate::Log::flush) send at once regardless.
+pub(crate) const LINGER_MS: &str = "1";
 
 /// `batch.num.messages`: at most this many records per partition batch (librdkafka's default).
 /// With 200 B records a full batch is ~2 MB before `batch.size` (1 MB) stops it first, so the
@@ -40,6 +40,13 @@ pub(crate) const BATCH_NUM_MESSAGES: &str = "10000";
 /// `batch.size`: at most this many bytes per partition batch (1 MB, librdkafka's default and the
 /// broker's default `message.max.bytes` neighbourhood).
 pub(crate) const BATCH_SIZE: &str = "1000000";
+
+/// `message.max.bytes`: the largest record the producer accepts (librdkafka: 1,000,000). 16 MiB
+/// plus room for the batch's framing, so a topic created with `max.message.bytes` of 16 MiB —
+/// the workflows topic, whose one record is a whole compiled workflow (a chord of 10,000
+/// members is about 1.1 MB) — can be written. Batches stay bounded by [`BATCH_SIZE`]; a topic
+/// left at the broker's 1 MiB default still refuses a larger record.
+pub(crate) const MESSAGE_MAX_BYTES: &str = "16778240";
 
 /// `queue.buffering.max.messages`: records the producer may hold before `send` says
 /// [`Error::QueueFull`] (and hands the record back). 1,000,000 (librdkafka: 100,000) so a burst
@@ -163,6 +170,7 @@ pub(crate) fn producer(config: &KafkaConfig) -> Result<ClientConfig> {
         .set("linger.ms", LINGER_MS)
         .set("batch.num.messages", BATCH_NUM_MESSAGES)
         .set("batch.size", BATCH_SIZE)
+        .set("message.max.bytes", MESSAGE_MAX_BYTES)
         .set("queue.buffering.max.messages", QUEUE_MAX_MESSAGES)
         .set("queue.buffering.max.kbytes", QUEUE_MAX_KBYTES)
         .set("message.timeout.ms", MESSAGE_TIMEOUT_MS);

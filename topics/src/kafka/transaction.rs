@@ -4,8 +4,10 @@
 //! tokio's blocking pool, bounded by [`REQUEST_TIMEOUT`]; a timeout comes back `Retriable`.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use rdkafka::error::KafkaError;
 use rdkafka::producer::Producer as _;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -59,6 +61,27 @@ impl KafkaTransactionalProducer {
     }
 }
 
+/// How long one round of [`flush`] waits for deliveries before asking again.
+const FLUSH_STEP: Duration = Duration::from_millis(1);
+
+/// Sends what the open transaction queued and waits, at most [`REQUEST_TIMEOUT`], for every
+/// delivery, in steps of [`FLUSH_STEP`].
+///
+/// rdkafka's `commit_transaction` flushes first, but its flush waits for the delivery reports
+/// on the calling thread in steps of up to 100 ms, while our producer's polling thread is the
+/// one that receives them: every commit would last 100 ms. Each round here also tells
+/// librdkafka to send at once, past `linger.ms`; the commit's own flush then finds nothing
+/// left to wait for.
+fn flush(producer: &Producer) -> rdkafka::error::KafkaResult<()> {
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        match producer.flush(FLUSH_STEP) {
+            Err(KafkaError::Flush(_)) if Instant::now() < deadline => {}
+            other => return other,
+        }
+    }
+}
+
 #[async_trait]
 impl TransactionalProducer for KafkaTransactionalProducer {
     async fn begin(&self) -> Result<()> {
@@ -99,8 +122,11 @@ impl TransactionalProducer for KafkaTransactionalProducer {
     }
 
     async fn commit(&self) -> Result<()> {
-        self.call("commit", |p| p.commit_transaction(REQUEST_TIMEOUT))
-            .await
+        self.call("commit", |p| {
+            flush(p)?;
+            p.commit_transaction(REQUEST_TIMEOUT)
+        })
+        .await
     }
 
     async fn abort(&self) -> Result<()> {

@@ -1,40 +1,20 @@
 //! `celeriac bench tasks`: end-to-end no-op throughput (submitted → result recorded) and
-//! submit → start latency at a fixed offered rate, on the embedded log or Kafka, each run in
-//! fresh topics. Build with `--release`; `--json` prints one object per run.
+//! submit → start latency at a fixed offered rate.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use celeriac_engine::{App, SendOptions};
-use clap::{Args, Subcommand, ValueEnum};
-use uuid::Uuid;
+use clap::Args;
 
-use super::Cli;
+use super::{BackendArg, Scratch};
+use crate::cli::Cli;
 
-/// Options of `celeriac bench`.
+/// Options of `celeriac bench tasks`.
 #[derive(Debug, Args)]
-pub(crate) struct BenchArgs {
-    #[command(subcommand)]
-    what: BenchWhat,
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchWhat {
-    /// No-op tasks end to end, then latency at a fixed rate.
-    Tasks(TaskBench),
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Backend {
-    Embedded,
-    Kafka,
-}
-
-#[derive(Debug, Args)]
-struct TaskBench {
-    /// Which log to measure.
-    #[arg(long, value_enum, default_value = "embedded")]
-    backend: Backend,
+pub(super) struct TaskBench {
+    #[command(flatten)]
+    backend: BackendArg,
     /// No-op tasks in the throughput run.
     #[arg(long, default_value_t = 100_000)]
     tasks: usize,
@@ -49,33 +29,17 @@ struct TaskBench {
     concurrency: usize,
 }
 
-pub(crate) async fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
-    let BenchWhat::Tasks(bench) = &args.what;
-    let id = Uuid::now_v7().simple().to_string();
-    let scratch = std::env::temp_dir().join(format!("celeriac-bench-{id}"));
-    let mut builder = App::builder()
-        .prefix(format!("bench-{}", &id[..12]))
-        .state_dir(&scratch);
-    if bench.backend == Backend::Kafka {
-        builder = builder.brokers(
-            cli.brokers
-                .clone()
-                .unwrap_or_else(|| "127.0.0.1:9092".into()),
-        );
-    }
-    let app = builder.build().await?;
-    let outcome = measure(&app, bench).await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    let report = outcome?;
-    let backend = match bench.backend {
-        Backend::Embedded => "embedded",
-        Backend::Kafka => "kafka",
-    };
+pub(super) async fn run(cli: &Cli, bench: &TaskBench) -> anyhow::Result<()> {
+    let backend = bench.backend.backend;
+    let scratch = Scratch::new(cli, &bench.backend).await?;
+    let report = measure(&scratch.app, bench).await?;
+    let backend = backend.name();
     if cli.json {
         println!(
             "{}",
             serde_json::json!({
-                "backend": backend, "tasks": bench.tasks, "tasks_per_sec": report.tasks_per_sec,
+                "bench": "tasks", "backend": backend, "tasks": bench.tasks,
+                "tasks_per_sec": report.tasks_per_sec,
                 "latency_rate": bench.rate, "latency_tasks": bench.latency_tasks,
                 "latency_p50_ms": report.p50_ms, "latency_p99_ms": report.p99_ms,
             })
