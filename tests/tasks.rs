@@ -1,5 +1,6 @@
 //! The task life cycle end to end, through the public API, on both backends: results,
-//! retries, countdowns, limits, expiry, revocation, panics, poison messages, routing.
+//! retries, countdowns, limits, expiry, revocation (remembered across worker restarts), panics,
+//! poison messages, routing, msgpack messages from other producers, forgetting results.
 
 mod support;
 
@@ -9,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use celeriac::engine::{Error, SendOptions};
 use celeriac::prelude::*;
-use celeriac::schemas::{DeadLetter, DeadLetterKind, Record, TaskState};
+use celeriac::schemas::{DeadLetter, DeadLetterKind, Record, TaskMessage, TaskState};
 use celeriac::topics::{OutRecord, TopicPartition};
 use support::TestApp;
 
@@ -296,4 +297,63 @@ async fn routes_send_tasks_to_their_queues() {
         3
     );
     math_worker.shutdown().await.expect("clean shutdown");
+}
+
+on_both_backends! {
+    async fn a_msgpack_message_from_another_producer_runs_and_answers_in_msgpack(test: TestApp) {
+        let app = &test.app;
+        app.task("add", |(x, y): (i64, i64)| async move { Ok(x + y) }).expect("register");
+        let worker = app.worker().spawn();
+        // What a producer in another language writes: a TaskMessage record with msgpack args.
+        let mut message = TaskMessage::new("add", "application/x-msgpack", rmp_serde::to_vec(&(20, 22)).expect("msgpack"));
+        message.queue = "default".into();
+        app.log().create_topics(&[app.names().queue_topic("default")]).await.expect("queue topic");
+        let record = OutRecord::keyed(app.names().tasks("default"), message.id.to_string(), message.encode().expect("encode"));
+        app.log().send(record).expect("send").await.expect("sent");
+        let result = AsyncResult::<i64>::from_id(app, message.id);
+        assert_eq!(result.get(secs(30)).await.expect("the msgpack task ran"), 42);
+        let recorded = result.wait(secs(5)).await.expect("the recorded result");
+        assert_eq!(recorded.content_type.as_deref(), Some("application/x-msgpack"), "the result is in the caller's content type");
+        assert_eq!(rmp_serde::from_slice::<i64>(recorded.result.as_deref().unwrap_or_default()).expect("msgpack result"), 42);
+        worker.shutdown().await.expect("clean shutdown");
+    }
+}
+
+on_both_backends! {
+    async fn a_forgotten_result_is_pending_again_everywhere(test: TestApp) {
+        let app = &test.app;
+        let add = app.task("add", |(x, y): (i64, i64)| async move { Ok(x + y) }).expect("register");
+        let worker = app.worker().spawn();
+        let result = add.delay((1, 2)).await.expect("sent");
+        assert_eq!(result.get(secs(30)).await.expect("result"), 3);
+        result.forget().await.expect("forget");
+        assert_eq!(result.state().await.expect("state"), TaskState::Pending);
+        // A fresh handle reads the topic's history (the result, then the tombstone).
+        let fresh = AsyncResult::<i64>::from_id(app, result.id());
+        assert_eq!(fresh.state().await.expect("state"), TaskState::Pending);
+        worker.shutdown().await.expect("clean shutdown");
+    }
+}
+
+on_both_backends! {
+    async fn a_revocation_outlives_the_worker_that_heard_it(test: TestApp) {
+        let app = &test.app;
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let task = app.task("counted", move |(): ()| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move { Ok(()) }
+        }).expect("register");
+        let first = app.worker().spawn();
+        let id = uuid::Uuid::now_v7();
+        app.revoke(&[id], false).await.expect("revoke");
+        first.shutdown().await.expect("clean shutdown");
+        // A worker started after the revocation reads it from the control topic's history.
+        let second = app.worker().spawn();
+        let revoked = task.apply_async(()).task_id(id).send().await.expect("sent");
+        assert!(matches!(revoked.get(secs(30)).await, Err(Error::Revoked(_))), "the revoked id never runs");
+        task.delay(()).await.expect("sent").get(secs(30)).await.expect("another task still runs");
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "only the unrevoked task ran");
+        second.shutdown().await.expect("clean shutdown");
+    }
 }

@@ -309,6 +309,8 @@ async fn tail(
                                 tracing::warn!(%error, %tp, "results reader could not seek");
                             }
                         }
+                        // The process is ending (its runtime is shutting down): nothing to say.
+                        Err(celeriac_topics::Error::Closed(_)) => return,
                         Err(error) => {
                             tracing::warn!(%error, %tp, "results reader: offsets-for-times failed")
                         }
