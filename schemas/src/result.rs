@@ -59,6 +59,23 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// Celery's name for the state, as the records spell it.
+    ///
+    /// ```
+    /// assert_eq!(celeriac_schemas::TaskState::Success.name(), "SUCCESS");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskState::Pending => "PENDING",
+            TaskState::Received => "RECEIVED",
+            TaskState::Started => "STARTED",
+            TaskState::Retry => "RETRY",
+            TaskState::Success => "SUCCESS",
+            TaskState::Failure => "FAILURE",
+            TaskState::Revoked => "REVOKED",
+        }
+    }
+
     /// True for `Success`, `Failure` and `Revoked`: states a task never leaves.
     pub fn is_terminal(self) -> bool {
         matches!(

@@ -36,10 +36,10 @@ pub(crate) async fn run(app: &App, args: &ResultArgs, json: bool) -> anyhow::Res
     } else if json {
         println!(
             "{}",
-            serde_json::json!({"id": args.id, "state": state_name(state)})
+            serde_json::json!({"id": args.id, "state": state.name()})
         );
     } else {
-        println!("{} {}", args.id, state_name(state));
+        println!("{} {}", args.id, state.name());
     }
     Ok(())
 }
@@ -67,7 +67,7 @@ pub(crate) fn print_result(record: &TaskResult, json: bool) {
         println!(
             "{}",
             serde_json::json!({
-                "id": record.task_id, "task": record.task, "state": state_name(record.state),
+                "id": record.task_id, "task": record.task, "state": record.state.name(),
                 "result": value, "error": error, "retries": record.retries, "worker": record.hostname,
             })
         );
@@ -75,20 +75,7 @@ pub(crate) fn print_result(record: &TaskResult, json: bool) {
     }
     match (record.state, value, error) {
         (TaskState::Success, Some(value), _) => println!("{} SUCCESS {value}", record.task_id),
-        (state, _, Some(error)) => println!("{} {} {error}", record.task_id, state_name(state)),
-        (state, _, None) => println!("{} {}", record.task_id, state_name(state)),
-    }
-}
-
-/// Celery's state names.
-pub(crate) fn state_name(state: TaskState) -> &'static str {
-    match state {
-        TaskState::Pending => "PENDING",
-        TaskState::Received => "RECEIVED",
-        TaskState::Started => "STARTED",
-        TaskState::Retry => "RETRY",
-        TaskState::Success => "SUCCESS",
-        TaskState::Failure => "FAILURE",
-        TaskState::Revoked => "REVOKED",
+        (state, _, Some(error)) => println!("{} {} {error}", record.task_id, state.name()),
+        (state, _, None) => println!("{} {}", record.task_id, state.name()),
     }
 }

@@ -8,7 +8,6 @@ use clap::{Args, Subcommand, ValueEnum};
 use uuid::Uuid;
 
 use super::progress::Spinner;
-use super::result::state_name;
 
 /// Options of `celeriac workflow`.
 #[derive(Debug, Args)]
@@ -57,7 +56,7 @@ pub(crate) async fn run(app: &App, args: &WorkflowArgs, json: bool) -> anyhow::R
                     "task": state.task,
                     "task_id": state.task_id,
                     "kind": format!("{:?}", step.kind).to_uppercase(),
-                    "state": state_name(state.state),
+                    "state": state.state.name(),
                 })
             })
             .collect();
@@ -89,7 +88,7 @@ pub(crate) async fn run(app: &App, args: &WorkflowArgs, json: bool) -> anyhow::R
                 println!(
                     "  {:<10} {:<8} {task} {}",
                     step.step_id,
-                    state_name(step.state),
+                    step.state.name(),
                     step.task_id
                 );
             }
@@ -108,7 +107,7 @@ fn dot_with_states(dag: &Dag, steps: &[celeriac_engine::StepState]) -> String {
             format!(
                 "  n{index} [style=filled, fillcolor=\"{}\", tooltip=\"{}\"];\n",
                 fill(step.state),
-                state_name(step.state)
+                step.state.name()
             )
         })
         .collect();

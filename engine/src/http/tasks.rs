@@ -10,7 +10,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use celeriac_schemas::{TaskResult, TaskState};
+use celeriac_schemas::TaskResult;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -325,25 +325,12 @@ pub(crate) fn result_json(record: &TaskResult) -> Value {
         (None, _) => Value::Null,
     };
     json!({
-        "id": record.task_id, "task": record.task, "state": state_name(record.state),
+        "id": record.task_id, "task": record.task, "state": record.state.name(),
         "result": value,
         "error": record.error.as_ref().map(|e| json!({"type": e.type_name, "message": e.message})),
         "retries": record.retries, "worker": record.hostname, "date_done": record.date_done,
         "root_id": record.root_id, "parent_id": record.parent_id,
     })
-}
-
-/// Celery's state names.
-pub(crate) fn state_name(state: TaskState) -> &'static str {
-    match state {
-        TaskState::Pending => "PENDING",
-        TaskState::Received => "RECEIVED",
-        TaskState::Started => "STARTED",
-        TaskState::Retry => "RETRY",
-        TaskState::Success => "SUCCESS",
-        TaskState::Failure => "FAILURE",
-        TaskState::Revoked => "REVOKED",
-    }
 }
 
 /// `POST /api/tasks/{id}/revoke`'s optional body.

@@ -125,7 +125,7 @@ pub(crate) async fn show(
             .latest(step.task_id, spec.created_at)
             .await?;
         let (step_state, detail) = match &record {
-            Some(record) => (super::tasks::state_name(record.state), result_json(record)),
+            Some(record) => (record.state.name(), result_json(record)),
             None => (
                 state
                     .monitor
