@@ -154,7 +154,8 @@ impl<Out: DeserializeOwned> AsyncResult<Out> {
 /// What the reader knows, shared with its background task.
 #[derive(Default)]
 struct Shared {
-    latest: HashMap<Uuid, TaskResult>,
+    /// Boxed: the table stays small to grow (a result is a few hundred bytes).
+    latest: HashMap<Uuid, Box<TaskResult>>,
     order: VecDeque<Uuid>,
     waiters: HashMap<Uuid, Vec<oneshot::Sender<TaskResult>>>,
     /// Every result recorded at or after this time (ms) is in `latest` or was handed over.
@@ -171,7 +172,7 @@ impl Shared {
                 }
             }
         }
-        if self.latest.insert(id, result).is_none() {
+        if self.latest.insert(id, Box::new(result)).is_none() {
             self.order.push_back(id);
         }
         while self.order.len() > CACHE_LIMIT {
@@ -235,7 +236,7 @@ impl ResultReader {
             let mut shared = lock(&self.shared);
             match shared.latest.get(&id) {
                 Some(result) if result.state.is_terminal() => {
-                    let _ = tx.send(result.clone());
+                    let _ = tx.send(TaskResult::clone(result));
                     return Ok(rx);
                 }
                 _ => shared.waiters.entry(id).or_default().push(tx),
@@ -254,14 +255,17 @@ impl ResultReader {
         let complete = {
             let shared = lock(&self.shared);
             if let Some(result) = shared.latest.get(&id) {
-                return Ok(Some(result.clone()));
+                return Ok(Some(TaskResult::clone(result)));
             }
             sent_at - MARGIN_MS >= shared.complete_since
         };
         if !complete {
             self.scan_history(id, sent_at).await?;
         }
-        Ok(lock(&self.shared).latest.get(&id).cloned())
+        Ok(lock(&self.shared)
+            .latest
+            .get(&id)
+            .map(|result| TaskResult::clone(result)))
     }
 
     /// Reads `id`'s partition from its send time to the end, recording what it finds.

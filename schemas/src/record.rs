@@ -48,6 +48,7 @@ pub trait Record: Serialize + DeserializeOwned + sealed::Sealed {
     }
 
     /// Decodes with the default [`Limits`].
+    #[inline]
     fn decode(bytes: &[u8]) -> Result<Self> {
         Codec::DEFAULT.decode(bytes)
     }
@@ -130,6 +131,7 @@ impl Codec {
     ///
     /// Today's version takes the fast path; an older (or newer) released version is resolved to
     /// today's by apache-avro, filling defaults for fields the writer did not have.
+    #[inline]
     pub fn decode<R: Record>(&self, bytes: &[u8]) -> Result<R> {
         if bytes.len() > self.limits.max_record_bytes {
             return Err(Error::OverSize {

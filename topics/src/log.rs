@@ -173,11 +173,6 @@ impl Delivery {
         Self(DeliveryInner::Boxed(Box::pin(future)))
     }
 
-    /// A delivery that has already completed.
-    pub(crate) fn ready(result: Result<Position>) -> Self {
-        Self::new(std::future::ready(result))
-    }
-
     /// Wraps a Kafka delivery without boxing it.
     pub(crate) fn kafka(delivery: crate::kafka::KafkaDelivery) -> Self {
         Self(DeliveryInner::Kafka(delivery))

@@ -102,13 +102,13 @@ impl App {
         Ok(if waits {
             OutRecord::keyed(
                 self.inner.names.timers(),
-                message.root_id.to_string(),
+                crate::coordinator::record_key(&message.root_id),
                 payload,
             )
         } else {
             OutRecord::keyed(
                 self.inner.names.tasks(&message.queue),
-                message.id.to_string(),
+                crate::coordinator::record_key(&message.id),
                 payload,
             )
         })

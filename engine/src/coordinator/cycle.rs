@@ -43,6 +43,8 @@ pub(super) struct Runner {
     last_sweep: Instant,
     /// When the last transaction began (see [`CoordinatorBuilder::commit_interval`](super::CoordinatorBuilder::commit_interval)).
     last_commit: Instant,
+    /// Records the last transaction applied.
+    last_records: usize,
 }
 
 /// What became of a transaction.
@@ -78,16 +80,14 @@ impl Runner {
             commits: 0,
             last_sweep: Instant::now(),
             last_commit: Instant::now(),
+            last_records: 0,
             c,
         }
     }
 
     pub(super) async fn run(&mut self, cancel: &CancellationToken) -> Result<()> {
         loop {
-            let wait = self
-                .c
-                .commit_interval
-                .saturating_sub(self.last_commit.elapsed());
+            let wait = (self.c.commit_pacing).wait(self.last_commit.elapsed(), self.last_records);
             if !wait.is_zero() {
                 tokio::select! {
                     () = cancel.cancelled() => return Ok(()),
@@ -260,6 +260,7 @@ impl Runner {
             return Ok(());
         }
         self.last_commit = Instant::now();
+        self.last_records = records.len();
         match self.transact(actions, &offsets).await? {
             Outcome::Committed => self.committed(batch, offsets),
             Outcome::Aborted => {

@@ -93,8 +93,9 @@ impl CoordinatorBuilder {
         self
     }
 
-    /// The shortest time from one transaction to the next (default: 10 ms on Kafka, none on
-    /// the embedded log). Records that arrive meanwhile join the next transaction.
+    /// The shortest time from one transaction to the next (default: 10 ms on Kafka; on the
+    /// embedded log 1 ms, and only after a transaction of at least 64 records, so a lone
+    /// chain step never waits). Records that arrive meanwhile join the next transaction.
     ///
     /// A Kafka transaction costs the broker several requests and a marker per partition
     /// whatever its size; committing back to back under a steady trickle of events (one per
@@ -133,10 +134,14 @@ impl CoordinatorBuilder {
                 })
             }
         };
-        let commit_interval = self.commit_interval.unwrap_or(match self.log.backend() {
-            "kafka" => Duration::from_millis(10),
-            _ => Duration::ZERO,
-        });
+        let commit_pacing = match (self.commit_interval, self.log.backend()) {
+            (Some(interval), _) => CommitPacing::always(interval),
+            (None, "kafka") => CommitPacing::always(Duration::from_millis(10)),
+            (None, _) => CommitPacing {
+                interval: Duration::from_millis(1),
+                busy_records: 64,
+            },
+        };
         let mut config = CoreConfig::new(self.names.clone(), self.hostname.clone());
         config.result_expiry = self.result_expiry;
         Ok(Coordinator {
@@ -148,10 +153,38 @@ impl CoordinatorBuilder {
             tick_interval: self.tick_interval,
             max_batch: self.max_batch,
             sweep_interval: self.sweep_interval,
-            commit_interval,
+            commit_pacing,
             crash_after_commits: self.crash_after_commits,
             abort_transactions: self.abort_transactions,
         })
+    }
+}
+
+/// How long a coordinator waits between transactions (see
+/// [`CoordinatorBuilder::commit_interval`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CommitPacing {
+    /// The shortest time from one transaction to the next...
+    pub(super) interval: Duration,
+    /// ...after a transaction that applied at least this many records.
+    pub(super) busy_records: usize,
+}
+
+impl CommitPacing {
+    fn always(interval: Duration) -> Self {
+        CommitPacing {
+            interval,
+            busy_records: 0,
+        }
+    }
+
+    /// The wait before the next transaction, `since_last` after the last one began, which
+    /// applied `last_records` records.
+    pub(super) fn wait(&self, since_last: Duration, last_records: usize) -> Duration {
+        if last_records < self.busy_records {
+            return Duration::ZERO;
+        }
+        self.interval.saturating_sub(since_last)
     }
 }
 
@@ -165,7 +198,7 @@ pub struct Coordinator {
     pub(super) tick_interval: Duration,
     pub(super) max_batch: usize,
     pub(super) sweep_interval: Duration,
-    pub(super) commit_interval: Duration,
+    pub(super) commit_pacing: CommitPacing,
     pub(super) crash_after_commits: Option<u64>,
     pub(super) abort_transactions: u64,
 }

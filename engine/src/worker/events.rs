@@ -59,7 +59,7 @@ pub(crate) fn send_event(shared: &WorkerShared, event: &TaskEvent) -> Result<Del
     let names = &shared.app.inner.names;
     let record = OutRecord::keyed(
         names.events(),
-        event.root_id.to_string(),
+        crate::coordinator::record_key(&event.root_id),
         Bytes::from(event.encode()?),
     );
     Ok(shared.app.inner.log.send(record)?)

@@ -7,6 +7,7 @@ use super::{Cursor, Fault};
 use crate::{uuid_field, Limits};
 
 /// Decodes one `T` that must span the whole of `input`.
+#[inline]
 pub(crate) fn from_slice<'de, T: Deserialize<'de>>(
     input: &'de [u8],
     limits: &Limits,

@@ -91,6 +91,17 @@ async fn measure(app: &App, bench: &TaskBench) -> anyhow::Result<Report> {
         .send_events(false)
         .spawn();
 
+    // Warm-up: one task through the whole path, so the worker has joined its group and the
+    // results reader is tailing before the clock starts.
+    let warm_up = app
+        .send_tasks(
+            "demo.noop",
+            vec![serde_json::json!([])],
+            SendOptions::default(),
+        )
+        .await?;
+    app.wait_for_all(&warm_up, Duration::from_secs(60)).await?;
+
     // Throughput: everything at once, in batches; wait for every result.
     let started = Instant::now();
     let mut ids = Vec::with_capacity(bench.tasks);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::group::{lock, Member, MemberState};
-use super::{store, EmbeddedLog};
+use super::EmbeddedLog;
 use crate::error::{Error, Result};
 use crate::log::GroupMetadataInner;
 use crate::log::{
@@ -85,15 +85,7 @@ impl EmbeddedConsumer {
                 continue;
             };
             let (_, high) = self.log.inner.watermarks(&tp)?;
-            let batch = store::read_range(
-                &self.log.inner.db,
-                topic.id,
-                &tp.topic,
-                tp.partition,
-                from,
-                high,
-                budget,
-            )?;
+            let batch = self.log.inner.read(&topic, &tp, from, high, budget)?;
             if let Some(last) = batch.last() {
                 state.positions.insert(tp, last.offset + 1);
             }
@@ -261,15 +253,10 @@ impl PartitionReader for EmbeddedReader {
         let (topic, _) = self.log.inner.partition(&self.tp)?;
         let (low, _) = self.log.inner.watermarks(&self.tp)?;
         let from = self.next.max(low);
-        let batch = store::read_range(
-            &self.log.inner.db,
-            topic.id,
-            &self.tp.topic,
-            self.tp.partition,
-            from,
-            self.end,
-            BATCH,
-        )?;
+        let batch = self
+            .log
+            .inner
+            .read(&topic, &self.tp, from, self.end, BATCH)?;
         match batch.last() {
             Some(last) => self.next = last.offset + 1,
             None => self.next = self.end,

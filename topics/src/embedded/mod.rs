@@ -3,12 +3,15 @@
 //!
 //! Appends are serialised by one lock that allocates offsets and writes one RocksDB write
 //! batch, so a batch, or a transaction's records together with its consumer offsets, is
-//! visible entirely or not at all, and survives a restart of the process. Consumers wait on a
-//! notification instead of polling the disk.
+//! visible entirely or not at all, and survives a restart of the process. Single-record sends
+//! are written in groups by a writer thread ([`sends`]). Consumers wait on a notification
+//! instead of polling the disk.
 
 mod consumer;
 mod group;
+mod sends;
 mod store;
+mod tail;
 mod txn;
 
 use std::collections::HashMap;
@@ -28,11 +31,13 @@ use crate::log::{
     TransactionalProducer,
 };
 use crate::partitioner::partition_for_key;
-use crate::record::{CommitOffset, OutRecord, Position, TopicPartition};
+use crate::record::{CommitOffset, OutRecord, Position, Record, TopicPartition};
 
 use self::consumer::{EmbeddedConsumer, EmbeddedReader};
 use self::group::{lock, Groups};
+use self::sends::SendQueue;
 use self::store::{cf, storage, StoredTopic, OFFSETS, RECORDS, TOPICS};
+use self::tail::Tail;
 use self::txn::EmbeddedTransactionalProducer;
 
 /// The embedded RocksDB log. Cheap to clone; clones share one store.
@@ -55,6 +60,19 @@ struct PartitionState {
     low: AtomicI64,
     high: AtomicI64,
     last_timestamp: AtomicI64,
+    /// The newest records, for readers at the end of the partition.
+    tail: Tail,
+}
+
+impl PartitionState {
+    fn new(low: i64, high: i64, last_timestamp: i64) -> Self {
+        PartitionState {
+            low: AtomicI64::new(low),
+            high: AtomicI64::new(high),
+            last_timestamp: AtomicI64::new(last_timestamp),
+            tail: Tail::default(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -62,6 +80,17 @@ struct TopicState {
     id: u32,
     configs: std::collections::BTreeMap<String, String>,
     partitions: Vec<PartitionState>,
+}
+
+/// What one write moves forward in one partition.
+struct Advance {
+    topic: Arc<TopicState>,
+    /// The next offset.
+    high: i64,
+    /// The newest timestamp.
+    timestamp: i64,
+    /// The records written, for the partition's tail.
+    written: Vec<Record>,
 }
 
 struct Inner {
@@ -74,6 +103,8 @@ struct Inner {
     append_lock: Mutex<()>,
     /// Woken after every append.
     appended: Notify,
+    /// Single-record sends waiting to be written together (see [`sends`]).
+    sends: Arc<SendQueue>,
     groups: Groups,
     next_member: AtomicU64,
     /// Latest epoch per transactional id: an older producer with the same id is fenced.
@@ -99,11 +130,7 @@ impl EmbeddedLog {
             let mut partitions = Vec::new();
             for partition in 0..stored.partitions {
                 let (low, high, last) = store::partition_bounds(&db, stored.id, partition)?;
-                partitions.push(PartitionState {
-                    low: AtomicI64::new(low),
-                    high: AtomicI64::new(high),
-                    last_timestamp: AtomicI64::new(last),
-                });
+                partitions.push(PartitionState::new(low, high, last));
             }
             let state = TopicState {
                 id: stored.id,
@@ -114,21 +141,32 @@ impl EmbeddedLog {
         }
         let mut write_options = WriteOptions::default();
         write_options.set_sync(config.sync_writes);
-        Ok(Self {
-            inner: Arc::new(Inner {
-                db,
-                path: config.dir,
-                write_options,
-                topics: RwLock::new(topics),
-                next_topic_id: AtomicU32::new(next_id),
-                append_lock: Mutex::new(()),
-                appended: Notify::new(),
-                groups: Groups::default(),
-                next_member: AtomicU64::new(1),
-                txn_epochs: Mutex::new(HashMap::new()),
-                round_robin: AtomicU32::new(0),
-            }),
-        })
+        let sends = Arc::new(SendQueue::default());
+        let inner = Arc::new(Inner {
+            db,
+            path: config.dir,
+            write_options,
+            topics: RwLock::new(topics),
+            next_topic_id: AtomicU32::new(next_id),
+            append_lock: Mutex::new(()),
+            appended: Notify::new(),
+            sends: sends.clone(),
+            groups: Groups::default(),
+            next_member: AtomicU64::new(1),
+            txn_epochs: Mutex::new(HashMap::new()),
+            round_robin: AtomicU32::new(0),
+        });
+        sends::spawn_writer(Arc::downgrade(&inner), sends)
+            .map_err(|e| storage(&inner.path, format!("cannot start the writer thread: {e}")))?;
+        Ok(Self { inner })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ordered = lock(&self.append_lock);
+        self.write_queued_locked();
+        self.sends.close();
     }
 }
 
@@ -181,24 +219,66 @@ impl Inner {
         check: impl FnOnce() -> Result<()>,
     ) -> Result<Vec<Position>> {
         let _ordered = lock(&self.append_lock);
+        self.write_queued_locked();
         check()?;
+        self.write_locked(records, offsets)
+    }
+
+    /// Queues one record for the writer thread, its partition chosen now (so an unknown
+    /// topic or partition is refused at once, as an immediate write would be).
+    fn queue_send(&self, mut record: OutRecord) -> Result<Delivery> {
+        let topic = self.topic(&record.topic)?;
+        record.partition = Some(self.choose_partition(&topic, &record)? as i32);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.sends.push((record, tx));
+        Ok(Delivery::new(async move {
+            rx.await.unwrap_or_else(|_| {
+                Err(Error::Invalid {
+                    what: "send",
+                    detail: "the log was closed before the record was written".into(),
+                })
+            })
+        }))
+    }
+
+    /// Writes every queued send in one batch; the caller holds the append lock.
+    fn write_queued_locked(&self) {
+        let queued = self.sends.take();
+        if queued.is_empty() {
+            return;
+        }
+        let (records, senders): (Vec<_>, Vec<_>) = queued.into_iter().unzip();
+        let written = self.write_locked(records, &[]);
+        sends::deliver(&self.path, senders, written);
+    }
+
+    /// Allocates offsets and writes `records` and `offsets` in one write batch; the caller
+    /// holds the append lock.
+    fn write_locked(
+        &self,
+        records: Vec<OutRecord>,
+        offsets: &[(String, CommitOffset)],
+    ) -> Result<Vec<Position>> {
         let mut batch = WriteBatch::default();
         let mut positions = Vec::with_capacity(records.len());
-        let mut advanced: HashMap<(u32, usize), (Arc<TopicState>, i64, i64)> = HashMap::new();
+        let mut advanced: HashMap<(u32, usize), Advance> = HashMap::new();
         let records_cf = cf(&self.db, RECORDS)?;
         for record in records {
             let topic = self.topic(&record.topic)?;
             let partition = self.choose_partition(&topic, &record)?;
             let state = &topic.partitions[partition];
-            let entry = advanced.entry((topic.id, partition)).or_insert_with(|| {
-                let high = state.high.load(Ordering::Acquire);
-                let ts = state.last_timestamp.load(Ordering::Acquire);
-                (topic.clone(), high, ts)
-            });
-            let offset = entry.1;
-            let timestamp = now_ms().max(entry.2);
-            entry.1 += 1;
-            entry.2 = timestamp;
+            let entry = advanced
+                .entry((topic.id, partition))
+                .or_insert_with(|| Advance {
+                    high: state.high.load(Ordering::Acquire),
+                    timestamp: state.last_timestamp.load(Ordering::Acquire),
+                    topic: topic.clone(),
+                    written: Vec::with_capacity(16),
+                });
+            let offset = entry.high;
+            let timestamp = now_ms().max(entry.timestamp);
+            entry.high += 1;
+            entry.timestamp = timestamp;
             let key = store::record_key(topic.id, partition as i32, offset);
             batch.put_cf(
                 records_cf,
@@ -209,6 +289,14 @@ impl Inner {
                 partition: partition as i32,
                 offset,
             });
+            entry.written.push(Record {
+                topic: record.topic,
+                partition: partition as i32,
+                offset,
+                key: record.key,
+                payload: record.payload,
+                timestamp_ms: timestamp,
+            });
         }
         let offsets_cf = cf(&self.db, OFFSETS)?;
         for (group, commit) in offsets {
@@ -218,13 +306,38 @@ impl Inner {
         self.db
             .write_opt(batch, &self.write_options)
             .map_err(|e| storage(&self.path, e))?;
-        for ((_, partition), (topic, high, ts)) in advanced {
-            let state = &topic.partitions[partition];
-            state.last_timestamp.store(ts, Ordering::Release);
-            state.high.store(high, Ordering::Release);
+        for ((_, partition), advance) in advanced {
+            let state = &advance.topic.partitions[partition];
+            state.tail.extend(advance.written);
+            state
+                .last_timestamp
+                .store(advance.timestamp, Ordering::Release);
+            state.high.store(advance.high, Ordering::Release);
         }
         self.appended.notify_waiters();
         Ok(positions)
+    }
+
+    /// Up to `max` records of `topic`'s `partition` from `from` to `end` (exclusive): from
+    /// the tail when it holds `from`, else from the store.
+    fn read(
+        &self,
+        topic: &TopicState,
+        tp: &TopicPartition,
+        from: i64,
+        end: i64,
+        max: usize,
+    ) -> Result<Vec<Record>> {
+        let index = usize::try_from(tp.partition).ok();
+        let state = index.and_then(|i| topic.partitions.get(i));
+        let state = state.ok_or_else(|| Error::UnknownPartition(tp.clone()))?;
+        if from >= end || max == 0 {
+            return Ok(Vec::new());
+        }
+        if let Some(records) = state.tail.read(from, end, max) {
+            return Ok(records);
+        }
+        store::read_range(&self.db, topic.id, &tp.topic, tp.partition, from, end, max)
     }
 
     fn choose_partition(&self, topic: &TopicState, record: &OutRecord) -> Result<usize> {
@@ -296,11 +409,7 @@ impl Inner {
             )
             .map_err(|e| storage(&self.path, e))?;
         let partitions = (0..spec.partitions)
-            .map(|_| PartitionState {
-                low: AtomicI64::new(0),
-                high: AtomicI64::new(0),
-                last_timestamp: AtomicI64::new(0),
-            })
+            .map(|_| PartitionState::new(0, 0, 0))
             .collect();
         topics.insert(
             spec.name.clone(),
@@ -334,11 +443,7 @@ impl Log for EmbeddedLog {
     }
 
     fn send(&self, record: OutRecord) -> Result<Delivery> {
-        let position = self
-            .inner
-            .append(vec![record], &[])
-            .map(|mut p| p.remove(0));
-        Ok(Delivery::ready(position))
+        self.inner.queue_send(record)
     }
 
     async fn send_batch(&self, records: Vec<OutRecord>) -> Result<Vec<Position>> {
@@ -346,7 +451,9 @@ impl Log for EmbeddedLog {
     }
 
     async fn flush(&self, _timeout: Duration) -> Result<()> {
-        Ok(()) // every append is written before it returns
+        let _ordered = lock(&self.inner.append_lock);
+        self.inner.write_queued_locked();
+        Ok(())
     }
 
     async fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn Consumer>> {
