@@ -335,6 +335,66 @@ on_both_backends! {
     }
 }
 
+/// A result past `result_expires` reads PENDING everywhere: the coordinator's sweep deletes
+/// it from its store and publishes a tombstone on the results topic.
+async fn expired_results_are_forgotten(backend: support::Backend) {
+    let expires = std::time::Duration::from_millis(600);
+    let test = support::app_with(backend, |b| b.result_expires(expires)).await;
+    let app = &test.app;
+    let add = app
+        .task("add", |(x, y): (i64, i64)| async move { Ok(x + y) })
+        .expect("register");
+    let worker = app.worker().spawn();
+    let result = add.delay((1, 2)).await.expect("sent");
+    assert_eq!(result.get(secs(30)).await.expect("result"), 3);
+    let done = now_ms();
+    // The sweep runs every quarter of the expiry; its tombstone reaches this reader.
+    let deadline = std::time::Instant::now() + secs(30);
+    while result.state().await.expect("state") != TaskState::Pending {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the result never expired"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(now_ms() - done >= 500, "forgotten before it expired");
+    // On the log, what every other reader sees: the result, then its tombstone.
+    let key = result.id().to_string();
+    let mut records = Vec::new();
+    for partition in 0..2 {
+        let tp = TopicPartition::new(app.names().results(), partition);
+        let mut reader = app
+            .log()
+            .read_partition(&tp, 0)
+            .await
+            .expect("read results");
+        while let Some(batch) = reader.next_batch().await.expect("batch") {
+            records.extend(
+                batch
+                    .into_iter()
+                    .filter(|r| r.key.as_deref() == Some(key.as_bytes())),
+            );
+        }
+    }
+    let last = records.last().expect("records of the task");
+    assert!(last.payload.is_empty(), "the last record is a tombstone");
+    assert!(records.iter().any(|r| {
+        celeriac::schemas::TaskResult::decode(&r.payload)
+            .is_ok_and(|r| r.state == TaskState::Success)
+    }));
+    worker.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_results_are_forgotten_embedded() {
+    expired_results_are_forgotten(support::Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_results_are_forgotten_kafka() {
+    expired_results_are_forgotten(support::Backend::Kafka).await;
+}
+
 on_both_backends! {
     async fn a_revocation_outlives_the_worker_that_heard_it(test: TestApp) {
         let app = &test.app;

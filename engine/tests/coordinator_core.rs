@@ -43,6 +43,8 @@ struct Sim {
     timers: VecDeque<Input>,
     /// Every result published, in order.
     results: Vec<TaskResult>,
+    /// The keys of every tombstone published on `results`, in order.
+    tombstones: Vec<String>,
     dead: Vec<DeadLetter>,
     markers: usize,
 }
@@ -58,6 +60,7 @@ impl Sim {
             enqueued: Vec::new(),
             timers: VecDeque::new(),
             results: Vec::new(),
+            tombstones: Vec::new(),
             dead: Vec::new(),
             markers: 0,
         }
@@ -97,6 +100,11 @@ impl Sim {
                         None => Input::TimerFired { meta, message },
                     };
                     self.timers.push_back(input);
+                }
+                Action::Result(record) if record.payload.is_empty() => {
+                    let key = record.key.expect("a tombstone names its task");
+                    self.tombstones
+                        .push(String::from_utf8(key.to_vec()).unwrap());
                 }
                 Action::Result(record) => self
                     .results
@@ -712,6 +720,11 @@ fn the_sweep_forgets_expired_results_only() {
         limit: 100,
     });
     assert!(sim.result(&old.id).is_none());
+    assert_eq!(
+        sim.tombstones,
+        [old.id.to_string()],
+        "readers hear of the expiry"
+    );
     assert_eq!(sim.result(&new.id).unwrap().state, TaskState::Success);
     assert_eq!(
         sim.state.len(Table::Expiry),
@@ -723,5 +736,6 @@ fn the_sweep_forgets_expired_results_only() {
         limit: 100,
     });
     assert!(sim.result(&new.id).is_none());
+    assert_eq!(sim.tombstones, [old.id.to_string(), new.id.to_string()]);
     assert_eq!(sim.core.stats().results_swept, 2);
 }

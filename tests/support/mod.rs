@@ -44,6 +44,14 @@ pub struct TestApp {
 
 /// Builds a fresh app on `backend` with 2 partitions per topic (quick to create).
 pub async fn app(backend: Backend) -> TestApp {
+    app_with(backend, |builder| builder).await
+}
+
+/// Like [`app`], with more settings from `configure`.
+pub async fn app_with(
+    backend: Backend,
+    configure: impl FnOnce(celeriac::engine::AppBuilder) -> celeriac::engine::AppBuilder,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let mut builder = App::builder()
@@ -54,7 +62,7 @@ pub async fn app(backend: Backend) -> TestApp {
         require_broker();
         builder = builder.brokers(brokers());
     }
-    let app = builder.build().await.expect("app builds");
+    let app = configure(builder).build().await.expect("app builds");
     TestApp { app, dir, backend }
 }
 

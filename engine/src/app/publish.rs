@@ -178,14 +178,26 @@ impl App {
         Ok(messages.iter().map(|m| m.id).collect())
     }
 
-    /// Waits until every task in `ids` reached a terminal state (success or not).
+    /// Waits until every task in `ids` reached a terminal state (success or not). History is
+    /// read once per partition for all the tasks whose results the reader no longer holds.
     pub async fn wait_for_all(&self, ids: &[Uuid], timeout: Duration) -> Result<()> {
         let deadline = tokio::time::Instant::now() + timeout;
-        for id in ids {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            AsyncResult::<serde_json::Value>::from_id(self, *id)
-                .wait(left)
-                .await?;
+        let tasks = ids.iter().map(|id| (*id, crate::results::sent_at(id)));
+        let waiting = tokio::time::timeout_at(deadline, self.inner.results.wait_many(tasks));
+        let timed_out = |task_id: Uuid| crate::Error::Timeout {
+            task_id,
+            after: timeout,
+        };
+        let receivers = match waiting.await {
+            Ok(receivers) => receivers?,
+            Err(_) => return Err(timed_out(ids.first().copied().unwrap_or_default())),
+        };
+        for (id, receiver) in receivers {
+            match tokio::time::timeout_at(deadline, receiver).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) => return Err(crate::Error::Shutdown("result reader")),
+                Err(_) => return Err(timed_out(id)),
+            }
         }
         Ok(())
     }

@@ -26,6 +26,9 @@ use super::runner::Coordinator;
 use super::state::{keys, set_applied_offset, StateAccess, Table};
 use super::store::Batch;
 
+/// The most expired results one sweep transaction deletes.
+const SWEEP_LIMIT: usize = 10_000;
+
 /// The loop's state.
 pub(super) struct Runner {
     pub(super) c: Coordinator,
@@ -110,7 +113,7 @@ impl Runner {
                 Err(error) => return Err(Error::log("polling the coordinator topics", error)),
             }
             if self.last_sweep.elapsed() >= self.c.sweep_interval {
-                self.sweep()?;
+                self.sweep().await?;
             }
         }
     }
@@ -414,22 +417,31 @@ impl Runner {
         Ok(())
     }
 
-    /// Deletes expired results from the store (not a log change: no transaction).
-    fn sweep(&mut self) -> Result<()> {
+    /// Deletes expired results from the store and publishes their tombstones, in
+    /// transactions of up to [`SWEEP_LIMIT`] results. An aborted one is tried at the next sweep.
+    async fn sweep(&mut self) -> Result<()> {
         self.last_sweep = Instant::now();
         loop {
             let mut batch = self.c.store.batch();
             let before = self.c.core.stats().results_swept;
-            self.c.core.apply(
-                &mut batch,
-                Input::Sweep {
-                    now_ms: now_millis(),
-                    limit: 10_000,
-                },
-                now_millis(),
-            )?;
-            batch.write()?;
-            if self.c.core.stats().results_swept - before < 10_000 {
+            let now = now_millis();
+            let sweep = Input::Sweep {
+                now_ms: now,
+                limit: SWEEP_LIMIT,
+            };
+            let actions = self.c.core.apply(&mut batch, sweep, now)?;
+            let swept = self.c.core.stats().results_swept - before;
+            if swept == 0 {
+                return Ok(());
+            }
+            match self.transact(actions, &BTreeMap::new()).await? {
+                Outcome::Committed => batch.write()?,
+                Outcome::Aborted => {
+                    self.c.core.forget_cache();
+                    return Ok(());
+                }
+            }
+            if swept < SWEEP_LIMIT as u64 {
                 return Ok(());
             }
         }

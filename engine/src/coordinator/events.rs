@@ -1,6 +1,7 @@
 //! Task events: each task's state recorded once per change, its terminal state exactly once;
 //! workflow steps move their workflow on. Also the result store's expiry sweep.
 
+use bytes::Bytes;
 use celeriac_schemas::{Record as _, TaskError, TaskEvent, TaskEventKind, TaskResult, TaskState};
 use celeriac_topics::OutRecord;
 use uuid::Uuid;
@@ -164,7 +165,8 @@ impl<S: StateAccess + ?Sized> Apply<'_, S> {
         Ok(())
     }
 
-    /// Deletes up to `limit` results whose expiry passed by `now_ms`.
+    /// Deletes up to `limit` results whose expiry passed by `now_ms`, and publishes a
+    /// tombstone for each.
     pub(super) fn sweep(&mut self, now_ms: i64, limit: usize) -> Result<()> {
         let to = (now_ms.max(-1) as u64 + 1).to_be_bytes();
         for (key, _) in self.state.scan(Table::Expiry, &[], &to, limit)? {
@@ -173,6 +175,12 @@ impl<S: StateAccess + ?Sized> Apply<'_, S> {
             self.state.delete(Table::Expiry, &key);
             self.state.delete(Table::Results, &keys::task(&task));
             self.core.stats.results_swept += 1;
+            if self.emit {
+                // The tombstone `AsyncResult::forget` sends: readers forget the result too.
+                let topic = self.core.config.names.results();
+                let tombstone = OutRecord::keyed(topic, record_key(&task), Bytes::new());
+                self.actions.push(Action::Result(tombstone));
+            }
         }
         Ok(())
     }

@@ -26,7 +26,7 @@ pub struct CoordinatorBuilder {
     result_expiry: Option<Duration>,
     tick_interval: Duration,
     max_batch: usize,
-    sweep_interval: Duration,
+    sweep_interval: Option<Duration>,
     commit_interval: Option<Duration>,
     crash_after_commits: Option<u64>,
     abort_transactions: u64,
@@ -87,9 +87,11 @@ impl CoordinatorBuilder {
         self
     }
 
-    /// How often expired results are swept from the store (default one minute).
+    /// How often expired results are swept (default: a quarter of the result expiry, between
+    /// 100 ms and one minute). A sweep deletes them from the store and publishes a tombstone
+    /// for each on `results`, so every reader sees them as forgotten.
     pub fn sweep_interval(mut self, interval: Duration) -> Self {
-        self.sweep_interval = interval;
+        self.sweep_interval = Some(interval);
         self
     }
 
@@ -152,12 +154,23 @@ impl CoordinatorBuilder {
             core: Core::new(config),
             tick_interval: self.tick_interval,
             max_batch: self.max_batch,
-            sweep_interval: self.sweep_interval,
+            sweep_interval: self
+                .sweep_interval
+                .unwrap_or_else(|| default_sweep_interval(self.result_expiry)),
             commit_pacing,
             crash_after_commits: self.crash_after_commits,
             abort_transactions: self.abort_transactions,
         })
     }
+}
+
+/// A quarter of the result expiry, between 100 ms and one minute (one minute when results
+/// never expire): an expired result lingers at most that long.
+fn default_sweep_interval(expiry: Option<Duration>) -> Duration {
+    let most = Duration::from_secs(60);
+    expiry.map_or(most, |expiry| {
+        (expiry / 4).clamp(Duration::from_millis(100), most)
+    })
 }
 
 /// How long a coordinator waits between transactions (see
@@ -259,7 +272,7 @@ impl Coordinator {
             result_expiry: Some(Duration::from_secs(24 * 3600)),
             tick_interval: Duration::from_millis(25),
             max_batch: 5_000,
-            sweep_interval: Duration::from_secs(60),
+            sweep_interval: None,
             commit_interval: None,
             crash_after_commits: None,
             abort_transactions: 0,
