@@ -396,6 +396,37 @@ async fn expired_results_are_forgotten_kafka() {
 }
 
 on_both_backends! {
+    /// A task still running when a shutdown's grace period ends is not recorded (least of
+    /// all as revoked): its message stays uncommitted and the next worker runs it.
+    async fn a_task_cut_off_by_shutdown_runs_again(test: TestApp) {
+        let app = &test.app;
+        let runs = Arc::new(AtomicU32::new(0));
+        let started = Arc::new(tokio::sync::Notify::new());
+        let (counted, first_started) = (runs.clone(), started.clone());
+        let task = app.task("slow_first_time", move |(): ()| {
+            let first = counted.fetch_add(1, Ordering::SeqCst) == 0;
+            let first_started = first_started.clone();
+            async move {
+                if first {
+                    first_started.notify_one();
+                    tokio::time::sleep(secs(3600)).await;
+                }
+                Ok(7)
+            }
+        }).expect("register");
+        let worker = app.worker().grace(std::time::Duration::from_millis(200)).spawn();
+        let result = task.delay(()).await.expect("sent");
+        started.notified().await;
+        worker.shutdown().await.expect("shutdown after the grace period");
+        assert!(!result.ready().await.expect("state"), "an abandoned attempt records nothing");
+        let second = app.worker().spawn();
+        assert_eq!(result.get(secs(30)).await.expect("the next worker runs it"), 7);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        second.shutdown().await.expect("clean shutdown");
+    }
+}
+
+on_both_backends! {
     async fn a_revocation_outlives_the_worker_that_heard_it(test: TestApp) {
         let app = &test.app;
         let runs = Arc::new(AtomicU32::new(0));

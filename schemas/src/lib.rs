@@ -64,7 +64,7 @@ pub use limits::{Limits, DEFAULT_MAX_RECORD_BYTES};
 pub use payload::ContentType;
 pub use record::{Codec, Record};
 pub use registry::{lookup, released, SchemaVersion};
-pub use result::{TaskResult, TaskState};
+pub use result::{ResultHead, TaskResult, TaskState};
 pub use task::{now_millis, RetryPolicy, TaskMessage};
 pub use wire::{fingerprint, HEADER_LEN, MAGIC};
 pub use worker::WorkerHeartbeat;

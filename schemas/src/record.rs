@@ -1,7 +1,7 @@
 //! The [`Record`] trait every record type implements, and the [`Codec`] that carries the limits.
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::wire::{self, HEADER_LEN};
 use crate::{binary, registry, resolve, Error, Limits, Result, SchemaVersion};
@@ -127,12 +127,25 @@ impl Codec {
         Ok(())
     }
 
-    /// Decodes a record written with any released version of `R`'s schema.
-    ///
-    /// Today's version takes the fast path; an older (or newer) released version is resolved to
-    /// today's by apache-avro, filling defaults for fields the writer did not have.
-    #[inline]
-    pub fn decode<R: Record>(&self, bytes: &[u8]) -> Result<R> {
+    /// Decodes the first fields of a record written with today's version of `R`'s schema into
+    /// `H` (whose fields are those first fields, in order), reading no further; `None` for a
+    /// record written with another version, which must be decoded whole.
+    pub(crate) fn decode_prefix<'a, R: Record, H: Deserialize<'a>>(
+        &self,
+        bytes: &'a [u8],
+    ) -> Result<Option<H>> {
+        self.check_size::<R>(bytes)?;
+        let (fingerprint, body) = wire::split(bytes)?;
+        let current = R::current();
+        if !current.has_fingerprint(fingerprint) {
+            return Ok(None);
+        }
+        binary::prefix_from_slice(body, &self.limits)
+            .map(Some)
+            .map_err(|f| f.into_record_error(R::NAME, current.version(), HEADER_LEN))
+    }
+
+    fn check_size<R: Record>(&self, bytes: &[u8]) -> Result<()> {
         if bytes.len() > self.limits.max_record_bytes {
             return Err(Error::OverSize {
                 what: format!("{} record", R::NAME),
@@ -140,6 +153,16 @@ impl Codec {
                 seen: bytes.len(),
             });
         }
+        Ok(())
+    }
+
+    /// Decodes a record written with any released version of `R`'s schema.
+    ///
+    /// Today's version takes the fast path; an older (or newer) released version is resolved to
+    /// today's by apache-avro, filling defaults for fields the writer did not have.
+    #[inline]
+    pub fn decode<R: Record>(&self, bytes: &[u8]) -> Result<R> {
+        self.check_size::<R>(bytes)?;
         let (fingerprint, body) = wire::split(bytes)?;
         let current = R::current();
         if current.has_fingerprint(fingerprint) {

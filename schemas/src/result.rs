@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::TaskError;
+use crate::{Codec, Record as _, Result, TaskError};
 
 /// The latest state of a task, on the compacted `celeriac.results` topic (key: the task id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,5 +82,61 @@ impl TaskState {
             self,
             TaskState::Success | TaskState::Failure | TaskState::Revoked
         )
+    }
+}
+
+/// The task and state of a [`TaskResult`]: what a reader needs to route a result without
+/// decoding all of it (see [`TaskResult::head`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResultHead {
+    /// The task.
+    pub task_id: Uuid,
+    /// Its state.
+    pub state: TaskState,
+}
+
+/// The first fields of `TaskResult`, in schema order, up to its state.
+#[derive(Deserialize)]
+struct HeadFields<'a> {
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
+    task_id: Uuid,
+    #[serde(deserialize_with = "crate::uuid_field::deserialize")]
+    _root_id: Uuid,
+    #[serde(default, deserialize_with = "crate::uuid_field::deserialize_option")]
+    _parent_id: Option<Uuid>,
+    #[serde(borrow)]
+    _task: &'a str,
+    state: TaskState,
+}
+
+impl TaskResult {
+    /// Reads only the task id and state of an encoded result: a few allocation-free steps
+    /// instead of a whole decode. Records of older schema versions are decoded whole.
+    ///
+    /// ```
+    /// use celeriac_schemas::{Record, TaskResult, TaskState};
+    ///
+    /// let id = uuid::Uuid::now_v7();
+    /// let result = TaskResult {
+    ///     task_id: id, root_id: id, parent_id: None, task: "add".into(),
+    ///     state: TaskState::Success, result: Some(b"3".to_vec()),
+    ///     content_type: Some("application/json".into()), error: None, retries: 0,
+    ///     hostname: None, date_done: 0, expires_at: None,
+    /// };
+    /// let head = TaskResult::head(&result.encode()?)?;
+    /// assert_eq!((head.task_id, head.state), (id, TaskState::Success));
+    /// # Ok::<(), celeriac_schemas::Error>(())
+    /// ```
+    pub fn head(bytes: &[u8]) -> Result<ResultHead> {
+        match Codec::DEFAULT.decode_prefix::<TaskResult, HeadFields<'_>>(bytes)? {
+            Some(head) => Ok(ResultHead {
+                task_id: head.task_id,
+                state: head.state,
+            }),
+            None => TaskResult::decode(bytes).map(|result| ResultHead {
+                task_id: result.task_id,
+                state: result.state,
+            }),
+        }
     }
 }

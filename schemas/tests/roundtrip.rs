@@ -130,3 +130,26 @@ fn the_header_carries_the_spec_fingerprint_and_apache_avros_alias_is_read() {
         }
     });
 }
+
+/// `TaskResult::head` reads the same task id and state a whole decode does.
+#[test]
+fn task_result_head() {
+    let mut runner = TestRunner::new(Config {
+        cases: 256,
+        ..Config::default()
+    });
+    let check = |result: TaskResult| {
+        let bytes = result
+            .encode()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let head = TaskResult::head(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        proptest::prop_assert_eq!((head.task_id, head.state), (result.task_id, result.state));
+        // A cut inside the head is an error, never a panic.
+        let cut = &bytes[..bytes.len().min(HEADER_LEN + 20)];
+        proptest::prop_assert!(TaskResult::head(cut).is_err());
+        Ok(())
+    };
+    if let Err(e) = runner.run(&TaskResult::strategy(), check) {
+        panic!("{e}");
+    }
+}

@@ -1,16 +1,20 @@
-//! What a results reader knows: recent results in full, older ones by where they sit on
-//! the topic, and who is waiting for which task.
+//! What a results reader knows: recent results in full (their encoded records, decoded
+//! only when asked for), older ones by where they sit on the topic, and who is waiting for
+//! which task.
 //!
 //! Full results are bounded (a few hundred bytes each); past that bound a result keeps only
 //! its position (about 40 bytes), so a late `get` reads one record instead of scanning its
 //! partition. Past the second bound the reader forgets the task and moves `complete_since`
 //! on: a `get` for a task sent before then scans its partition from the task's send time.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
-use celeriac_schemas::TaskResult;
+use bytes::Bytes;
+use celeriac_schemas::TaskState;
 use tokio::sync::oneshot;
 use uuid::Uuid;
+
+use crate::IdMap;
 
 /// Results kept in full for `get` calls that come after the result.
 const FULL_LIMIT: usize = 200_000;
@@ -27,33 +31,47 @@ pub(super) struct Position {
 /// What the cache says of one task.
 #[derive(Debug)]
 pub(super) enum Known {
-    /// Its latest record.
-    Result(Box<TaskResult>),
+    /// Its latest record, encoded.
+    Result(Bytes),
     /// Its latest record sits here on the topic.
     At(Position),
     /// No record seen; `complete` when none was recorded since the cache has been complete.
     Unknown { complete: bool },
 }
 
-/// A result kept in full. Boxed: the table stays small to grow.
+/// One record of the results topic, as the cache takes it.
+#[derive(Debug, Clone)]
+pub(super) struct Seen {
+    pub(super) task_id: Uuid,
+    pub(super) state: TaskState,
+    /// The encoded `TaskResult`.
+    pub(super) payload: Bytes,
+    pub(super) at: Position,
+    /// When the log took it (ms); at or after the result's `date_done`.
+    pub(super) timestamp_ms: i64,
+}
+
+/// A result kept in full.
 struct Full {
-    result: Box<TaskResult>,
+    terminal: bool,
+    payload: Bytes,
     at: Position,
+    timestamp_ms: i64,
 }
 
 /// A result kept by position.
 struct Placed {
     at: Position,
-    date_done: i64,
+    timestamp_ms: i64,
 }
 
 /// The reader's cache and waiters, behind one lock.
 pub(super) struct Cache {
-    full: HashMap<Uuid, Full>,
+    full: IdMap<Full>,
     full_order: VecDeque<Uuid>,
-    placed: HashMap<Uuid, Placed>,
+    placed: IdMap<Placed>,
     placed_order: VecDeque<Uuid>,
-    waiters: HashMap<Uuid, Vec<oneshot::Sender<TaskResult>>>,
+    waiters: IdMap<Vec<oneshot::Sender<Bytes>>>,
     /// Every result recorded at or after this time (ms) is known (in full or by position)
     /// or was handed to its waiters.
     complete_since: i64,
@@ -71,11 +89,11 @@ impl Cache {
     /// A cache that keeps `full` results in full and `positions` more by position.
     pub(super) fn with_limits(full: usize, positions: usize) -> Self {
         Cache {
-            full: HashMap::new(),
+            full: IdMap::default(),
             full_order: VecDeque::new(),
-            placed: HashMap::new(),
+            placed: IdMap::default(),
             placed_order: VecDeque::new(),
-            waiters: HashMap::new(),
+            waiters: IdMap::default(),
             complete_since: i64::MIN,
             full_limit: full,
             position_limit: positions,
@@ -90,7 +108,7 @@ impl Cache {
     /// What is known of `id`, sent at `sent_at` (ms; scans start `margin_ms` before it).
     pub(super) fn lookup(&self, id: &Uuid, sent_at: i64, margin_ms: i64) -> Known {
         if let Some(full) = self.full.get(id) {
-            return Known::Result(full.result.clone());
+            return Known::Result(full.payload.clone());
         }
         if let Some(placed) = self.placed.get(id) {
             return Known::At(placed.at);
@@ -107,26 +125,25 @@ impl Cache {
         id: Uuid,
         sent_at: i64,
         margin_ms: i64,
-        waiter: oneshot::Sender<TaskResult>,
+        waiter: oneshot::Sender<Bytes>,
     ) -> Known {
-        let known = self.lookup(&id, sent_at, margin_ms);
-        match &known {
-            Known::Result(result) if result.state.is_terminal() => {
-                let _ = waiter.send(TaskResult::clone(result));
-            }
-            _ => self.waiters.entry(id).or_default().push(waiter),
+        if let Some(full) = self.full.get(&id).filter(|full| full.terminal) {
+            let _ = waiter.send(full.payload.clone());
+            return Known::Result(full.payload.clone());
         }
-        known
+        self.waiters.entry(id).or_default().push(waiter);
+        self.lookup(&id, sent_at, margin_ms)
     }
 
-    /// Records the latest record of a task, read at `at`, and hands it to its waiters when
-    /// terminal.
-    pub(super) fn record(&mut self, result: TaskResult, at: Position) {
-        let id = result.task_id;
-        self.deliver(&result);
+    /// Records the latest record of a task and hands it to its waiters when terminal.
+    pub(super) fn record(&mut self, seen: Seen) {
+        let id = seen.task_id;
+        self.deliver(&seen);
         let entry = Full {
-            result: Box::new(result),
-            at,
+            terminal: seen.state.is_terminal(),
+            payload: seen.payload,
+            at: seen.at,
+            timestamp_ms: seen.timestamp_ms,
         };
         if self.full.insert(id, entry).is_none() {
             self.placed.remove(&id);
@@ -142,11 +159,12 @@ impl Cache {
         }
     }
 
-    /// Hands a record read at `at` to `id`'s waiters when it is still the latest known.
-    pub(super) fn fetched(&mut self, result: &TaskResult, at: Position) {
-        let latest = self.placed.get(&result.task_id).map(|p| p.at);
-        if latest == Some(at) {
-            self.deliver(result);
+    /// Hands a record read again from the topic to its waiters when it is still the latest
+    /// known.
+    pub(super) fn fetched(&mut self, seen: &Seen) {
+        let latest = self.placed.get(&seen.task_id).map(|p| p.at);
+        if latest == Some(seen.at) {
+            self.deliver(seen);
         }
     }
 
@@ -162,19 +180,19 @@ impl Cache {
         self.waiters.len()
     }
 
-    fn deliver(&mut self, result: &TaskResult) {
-        if !result.state.is_terminal() {
+    fn deliver(&mut self, seen: &Seen) {
+        if !seen.state.is_terminal() {
             return;
         }
-        for waiter in self.waiters.remove(&result.task_id).unwrap_or_default() {
-            let _ = waiter.send(result.clone());
+        for waiter in self.waiters.remove(&seen.task_id).unwrap_or_default() {
+            let _ = waiter.send(seen.payload.clone());
         }
     }
 
     fn place(&mut self, id: Uuid, full: Full) {
         let placed = Placed {
             at: full.at,
-            date_done: full.result.date_done,
+            timestamp_ms: full.timestamp_ms,
         };
         self.placed.insert(id, placed);
         self.placed_order.push_back(id);
@@ -183,7 +201,7 @@ impl Cache {
                 break;
             };
             if let Some(dropped) = self.placed.remove(&old) {
-                self.complete_since = self.complete_since.max(dropped.date_done + 1);
+                self.complete_since = self.complete_since.max(dropped.timestamp_ms + 1);
             }
         }
     }
@@ -192,22 +210,14 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use celeriac_schemas::TaskState;
 
-    fn result(id: Uuid, state: TaskState, date_done: i64) -> TaskResult {
-        TaskResult {
+    fn seen(id: Uuid, state: TaskState, offset: i64) -> Seen {
+        Seen {
             task_id: id,
-            root_id: id,
-            parent_id: None,
-            task: "demo.noop".into(),
             state,
-            result: None,
-            content_type: None,
-            error: None,
-            retries: 0,
-            hostname: None,
-            date_done,
-            expires_at: None,
+            payload: Bytes::from(format!("{id} {state:?}")),
+            at: at(offset),
+            timestamp_ms: 100 + offset,
         }
     }
 
@@ -224,12 +234,9 @@ mod tests {
         cache.complete_from(0);
         let ids: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
         for (i, id) in ids.iter().enumerate() {
-            cache.record(
-                result(*id, TaskState::Success, 100 + i as i64),
-                at(i as i64),
-            );
+            cache.record(seen(*id, TaskState::Success, i as i64));
         }
-        // 3 and 4 in full, 1 and 2 by position, 0 forgotten (recorded at 100).
+        // 3 and 4 in full, 1 and 2 by position, 0 forgotten (logged at 100).
         assert!(matches!(cache.lookup(&ids[4], 50, 0), Known::Result(_)));
         assert!(matches!(cache.lookup(&ids[3], 50, 0), Known::Result(_)));
         assert!(matches!(cache.lookup(&ids[2], 50, 0), Known::At(p) if p == at(2)));
@@ -248,20 +255,18 @@ mod tests {
     fn a_waiter_gets_a_fetched_record_only_if_it_is_still_the_latest() {
         let mut cache = Cache::with_limits(1, 10);
         let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
-        cache.record(result(first, TaskState::Success, 1), at(0));
-        cache.record(result(second, TaskState::Success, 2), at(1));
+        cache.record(seen(first, TaskState::Success, 0));
+        cache.record(seen(second, TaskState::Success, 1));
         let (tx, mut rx) = oneshot::channel();
         assert!(matches!(cache.wait(first, 1, 0, tx), Known::At(p) if p == at(0)));
         assert_eq!(cache.waiting(), 1);
         // A stale read (the position moved on) is not handed over...
-        cache.fetched(&result(first, TaskState::Failure, 1), at(7));
+        cache.fetched(&seen(first, TaskState::Failure, 7));
         assert!(rx.try_recv().is_err());
         // ...the record at the known position is.
-        cache.fetched(&result(first, TaskState::Success, 1), at(0));
-        assert_eq!(
-            rx.try_recv().map(|r| r.state).ok(),
-            Some(TaskState::Success)
-        );
+        let latest = seen(first, TaskState::Success, 0);
+        cache.fetched(&latest);
+        assert_eq!(rx.try_recv().ok(), Some(latest.payload));
         assert_eq!(cache.waiting(), 0);
     }
 
@@ -274,10 +279,14 @@ mod tests {
         let (tx2, mut rx2) = oneshot::channel();
         cache.wait(id, 10, 0, tx1);
         cache.wait(id, 10, 0, tx2);
-        cache.record(result(id, TaskState::Started, 0), at(0));
+        cache.record(seen(id, TaskState::Started, 0));
         assert!(rx1.try_recv().is_err());
-        cache.record(result(id, TaskState::Success, 5), at(1));
+        cache.record(seen(id, TaskState::Success, 1));
         assert!(rx1.try_recv().is_ok() && rx2.try_recv().is_ok());
+        // A waiter that comes later gets the terminal record at once.
+        let (tx3, mut rx3) = oneshot::channel();
+        assert!(matches!(cache.wait(id, 10, 0, tx3), Known::Result(_)));
+        assert!(rx3.try_recv().is_ok());
         cache.forget(&id);
         assert!(matches!(
             cache.lookup(&id, 10, 0),

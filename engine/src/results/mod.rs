@@ -13,7 +13,7 @@ mod reader;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use celeriac_schemas::{TaskResult, TaskState};
+use celeriac_schemas::{Record as _, TaskResult, TaskState};
 use celeriac_topics::OutRecord;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -103,7 +103,7 @@ impl<Out: DeserializeOwned> AsyncResult<Out> {
         let reader = &self.app.inner.results;
         let waiting = reader.wait(self.id, self.sent_at).await?;
         match tokio::time::timeout(timeout, waiting).await {
-            Ok(Ok(record)) => Ok(record),
+            Ok(Ok(payload)) => Ok(TaskResult::decode(&payload)?),
             Ok(Err(_)) => Err(Error::Shutdown("result reader")),
             Err(_) => Err(Error::Timeout {
                 task_id: self.id,

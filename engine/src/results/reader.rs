@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use celeriac_schemas::{now_millis, Record as _, TaskResult};
 use celeriac_topics::{
     partition_for_key, ConsumerConfig, ConsumerEvent, Log, Record, StartFrom, TopicPartition,
@@ -13,7 +14,7 @@ use celeriac_topics::{
 use tokio::sync::{oneshot, OnceCell};
 use uuid::Uuid;
 
-use super::cache::{Cache, Known, Position};
+use super::cache::{Cache, Known, Position, Seen};
 use crate::{lock, Error, Result};
 
 /// How far before a task's send time the scan for its result starts (clock skew between
@@ -63,12 +64,8 @@ impl ResultReader {
             .map(|_| ())
     }
 
-    /// A receiver of `id`'s terminal record.
-    pub(crate) async fn wait(
-        &self,
-        id: Uuid,
-        sent_at: i64,
-    ) -> Result<oneshot::Receiver<TaskResult>> {
+    /// A receiver of `id`'s terminal record, encoded.
+    pub(crate) async fn wait(&self, id: Uuid, sent_at: i64) -> Result<oneshot::Receiver<Bytes>> {
         self.start().await?;
         let (tx, rx) = oneshot::channel();
         let known = lock(&self.cache).wait(id, sent_at, MARGIN_MS, tx);
@@ -87,7 +84,7 @@ impl ResultReader {
     pub(crate) async fn wait_many(
         &self,
         tasks: impl IntoIterator<Item = (Uuid, i64)>,
-    ) -> Result<Vec<(Uuid, oneshot::Receiver<TaskResult>)>> {
+    ) -> Result<Vec<(Uuid, oneshot::Receiver<Bytes>)>> {
         self.start().await?;
         let mut receivers = Vec::new();
         let mut history: Vec<(Uuid, i64, Option<Position>)> = Vec::new();
@@ -132,18 +129,22 @@ impl ResultReader {
     pub(crate) async fn latest(&self, id: Uuid, sent_at: i64) -> Result<Option<TaskResult>> {
         self.start().await?;
         let known = lock(&self.cache).lookup(&id, sent_at, MARGIN_MS);
-        match known {
-            Known::Result(result) => Ok(Some(*result)),
-            Known::At(at) => self.fetch(&id, at).await,
-            Known::Unknown { complete: true } => Ok(None),
+        let payload = match known {
+            Known::Result(payload) => payload,
+            Known::At(at) => match self.fetch(&id, at).await? {
+                Some(payload) => payload,
+                None => return Ok(None),
+            },
+            Known::Unknown { complete: true } => return Ok(None),
             Known::Unknown { complete: false } => {
                 self.scan_history(id, sent_at).await?;
                 match lock(&self.cache).lookup(&id, sent_at, MARGIN_MS) {
-                    Known::Result(result) => Ok(Some(*result)),
-                    _ => Ok(None),
+                    Known::Result(payload) => payload,
+                    _ => return Ok(None),
                 }
             }
-        }
+        };
+        Ok(Some(TaskResult::decode(&payload)?))
     }
 
     /// Forgets `id` here (its tombstone is on its way to every reader).
@@ -152,7 +153,7 @@ impl ResultReader {
     }
 
     /// Reads `id`'s record at `at` and hands it to its waiters.
-    async fn fetch(&self, id: &Uuid, at: Position) -> Result<Option<TaskResult>> {
+    async fn fetch(&self, id: &Uuid, at: Position) -> Result<Option<Bytes>> {
         let tp = TopicPartition::new(self.topic.clone(), at.partition);
         let mut reader = self.log.read_partition(&tp, at.offset).await?;
         while let Some(batch) = reader.next_batch().await? {
@@ -162,11 +163,11 @@ impl ResultReader {
             if record.offset != at.offset || key_id(record) != Some(*id) {
                 break; // compacted away, or retention deleted it
             }
-            let Some(result) = decode(record) else {
+            let Some(seen) = seen(record) else {
                 break;
             };
-            lock(&self.cache).fetched(&result, at);
-            return Ok(Some(result));
+            lock(&self.cache).fetched(&seen);
+            return Ok(Some(seen.payload));
         }
         Ok(None)
     }
@@ -208,9 +209,19 @@ fn key_id(record: &Record) -> Option<Uuid> {
     Uuid::try_parse_ascii(record.key.as_deref()?).ok()
 }
 
-fn decode(record: &Record) -> Option<TaskResult> {
-    match TaskResult::decode(&record.payload) {
-        Ok(result) => Some(result),
+/// A result record as the cache takes it: its task and state read, the rest left encoded.
+fn seen(record: &Record) -> Option<Seen> {
+    match TaskResult::head(&record.payload) {
+        Ok(head) => Some(Seen {
+            task_id: head.task_id,
+            state: head.state,
+            payload: record.payload.clone(),
+            at: Position {
+                partition: record.partition,
+                offset: record.offset,
+            },
+            timestamp_ms: record.timestamp_ms,
+        }),
         Err(error) => {
             tracing::warn!(%error, partition = record.partition, offset = record.offset, "undecodable record on the results topic");
             None
@@ -231,12 +242,8 @@ fn apply(cache: &mut Cache, record: &Record) {
         }
         return;
     }
-    let at = Position {
-        partition: record.partition,
-        offset: record.offset,
-    };
-    if let Some(result) = decode(record) {
-        cache.record(result, at);
+    if let Some(seen) = seen(record) {
+        cache.record(seen);
     }
 }
 

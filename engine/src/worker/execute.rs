@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use celeriac_schemas::{now_millis, ContentType, DeadLetterKind, TaskEventKind, TaskMessage};
 use celeriac_topics::{Delivery, TopicPartition};
+use futures::FutureExt as _;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
@@ -31,7 +32,10 @@ pub(crate) struct Job {
 enum Outcome {
     Success(Vec<u8>),
     Failure(TaskError),
+    /// Aborted by `terminate`: recorded as revoked.
     Terminated,
+    /// Aborted at shutdown: not recorded; the message runs again.
+    Abandoned,
 }
 
 /// Runs `job` and reports its outcome; tells `done` once the outcome is durable.
@@ -62,6 +66,9 @@ pub(crate) async fn execute(
     } else {
         run(&shared, &job).await
     };
+    if matches!(outcome, Outcome::Abandoned) {
+        return; // its offset stays uncommitted
+    }
     shared.count_processed();
     if report(&shared, &job, outcome).await {
         let _ = done.send((tp, offset));
@@ -116,7 +123,7 @@ fn millis(ms: Option<i64>) -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
-/// One attempt, in a task of its own so a panic is caught and `terminate` can abort it.
+/// One attempt, abortable by `terminate` and by a shutdown, its panics caught.
 async fn run(shared: &WorkerShared, job: &Job) -> Outcome {
     let options = &job.entry.options;
     if options.track_started {
@@ -129,41 +136,48 @@ async fn run(shared: &WorkerShared, job: &Job) -> Outcome {
     let soft = millis(job.message.soft_time_limit_ms).or(options.soft_time_limit);
     let hard = millis(job.message.time_limit_ms).or(options.time_limit);
     let ctx = Ctx::new(request(shared, job), soft);
-    let handle = spawn_body(job, ctx);
+    let (body, abort) = futures::future::abortable(body(job, ctx));
     let active = ActiveTask {
         id: job.message.id,
         task: job.message.task.clone(),
         started_at: now_millis(),
     };
-    lock(&shared.active).insert(job.message.id, (active, handle.abort_handle()));
-    let abort = handle.abort_handle();
+    lock(&shared.active).insert(job.message.id, (active, abort));
     let joined = match hard {
-        Some(limit) => tokio::time::timeout(limit, handle).await.ok(),
-        None => Some(handle.await),
+        Some(limit) => tokio::time::timeout(limit, body).await.ok(),
+        None => Some(body.await),
     };
     lock(&shared.active).remove(&job.message.id);
     match joined {
         None => {
-            abort.abort();
             let limit = hard.unwrap_or_default();
             Outcome::Failure(TaskError::new(
                 "TimeLimitExceeded",
                 format!("hard time limit ({limit:?}) exceeded"),
             ))
         }
-        Some(Ok(Ok(bytes))) => Outcome::Success(bytes),
-        Some(Ok(Err(error))) => Outcome::Failure(error),
-        Some(Err(joined)) if joined.is_cancelled() => Outcome::Terminated,
-        Some(Err(joined)) => Outcome::Failure(panic_error(joined.into_panic())),
+        Some(Ok(Ok(Ok(bytes)))) => Outcome::Success(bytes),
+        Some(Ok(Ok(Err(error)))) => Outcome::Failure(error),
+        Some(Ok(Err(panic))) => Outcome::Failure(panic_error(panic)),
+        // Aborted: by `terminate`, or by a shutdown whose grace period ran out.
+        Some(Err(futures::future::Aborted)) if shared.revocations.is_revoked(job.message.id) => {
+            Outcome::Terminated
+        }
+        Some(Err(futures::future::Aborted)) => Outcome::Abandoned,
     }
 }
 
-fn spawn_body(job: &Job, ctx: Ctx) -> tokio::task::JoinHandle<Result<Vec<u8>, TaskError>> {
+/// What a task body's future yields: its outcome, or the payload of its panic.
+type BodyOutput = std::thread::Result<Result<Vec<u8>, TaskError>>;
+
+/// The body as a future of this task (an async body runs in place, with its panics caught; a
+/// CPU-bound one on the blocking pool).
+fn body(job: &Job, ctx: Ctx) -> futures::future::BoxFuture<'static, BodyOutput> {
     let content_type = job.content_type;
     let args = job.message.args.clone();
     let step_kind = job.message.headers.get(STEP_KIND_HEADER).cloned();
     match job.entry.body.clone() {
-        TaskBody::Async(handler) => tokio::spawn(async move {
+        TaskBody::Async(handler) => std::panic::AssertUnwindSafe(async move {
             match step_kind.as_deref() {
                 Some(kind @ ("MAP" | "STARMAP")) => {
                     let calls = per_item_args(content_type, &args, kind == "STARMAP")?;
@@ -175,9 +189,21 @@ fn spawn_body(job: &Job, ctx: Ctx) -> tokio::task::JoinHandle<Result<Vec<u8>, Ta
                 }
                 _ => handler(ctx, content_type, &args).await,
             }
-        }),
+        })
+        .catch_unwind()
+        .boxed(),
         TaskBody::Blocking(handler) => {
-            tokio::task::spawn_blocking(move || handler(ctx, content_type, &args))
+            let joined = tokio::task::spawn_blocking(move || handler(ctx, content_type, &args));
+            joined
+                .map(|joined| match joined {
+                    Ok(output) => Ok(output),
+                    Err(error) if error.is_panic() => Err(error.into_panic()),
+                    Err(_) => Ok(Err(TaskError::new(
+                        "WorkerLost",
+                        "the blocking pool shut down before the task ran",
+                    ))),
+                })
+                .boxed()
         }
     }
 }
@@ -272,6 +298,7 @@ async fn send_outcome(shared: &WorkerShared, job: &Job, outcome: &Outcome) -> Re
             )?);
         }
         Outcome::Failure(error) => deliveries.extend(failure_records(shared, job, error)?),
+        Outcome::Abandoned => {}
     }
     for delivery in deliveries {
         delivery.await?;

@@ -12,6 +12,33 @@ pub(crate) fn from_slice<'de, T: Deserialize<'de>>(
     input: &'de [u8],
     limits: &Limits,
 ) -> Result<T, Fault> {
+    let (value, remaining, pos) = decode(input, limits)?;
+    match remaining {
+        0 => Ok(value),
+        n => Err(Fault::malformed(
+            pos,
+            "the end of the value",
+            format!("{n} trailing byte(s)"),
+        )),
+    }
+}
+
+/// Decodes a `T` whose fields are the first fields of the value `input` holds; the rest is
+/// not read.
+#[inline]
+pub(crate) fn prefix_from_slice<'de, T: Deserialize<'de>>(
+    input: &'de [u8],
+    limits: &Limits,
+) -> Result<T, Fault> {
+    decode(input, limits).map(|(value, _, _)| value)
+}
+
+/// Decodes one `T` from the start of `input`: the value, the bytes left, the position.
+#[inline]
+fn decode<'de, T: Deserialize<'de>>(
+    input: &'de [u8],
+    limits: &Limits,
+) -> Result<(T, usize, usize), Fault> {
     let mut de = De {
         cur: Cursor::new(input),
         depth_left: limits.max_depth,
@@ -20,14 +47,7 @@ pub(crate) fn from_slice<'de, T: Deserialize<'de>>(
         max_items: limits.max_items,
     };
     let value = T::deserialize(&mut de).map_err(|f| f.at(de.cur.pos()))?;
-    match de.cur.remaining() {
-        0 => Ok(value),
-        n => Err(Fault::malformed(
-            de.cur.pos(),
-            "the end of the value",
-            format!("{n} trailing byte(s)"),
-        )),
-    }
+    Ok((value, de.cur.remaining(), de.cur.pos()))
 }
 
 struct De<'de> {

@@ -20,7 +20,7 @@ mod ser;
 
 use std::fmt;
 
-pub(crate) use de::from_slice;
+pub(crate) use de::{from_slice, prefix_from_slice};
 pub(crate) use ser::write;
 
 /// Why the binary codec stopped; the callers add which record or payload it was. Boxed, so
