@@ -105,6 +105,11 @@ impl Cli {
     }
 }
 
+/// Warnings and errors, but not rdkafka's "Failed to close consumer queue on drop", which it
+/// logs at ERROR when a consumer is dropped after Celeriac closed it (left its group) or while
+/// the process exits — nothing is lost either way. `CELERIAC_LOG` replaces this filter.
+const DEFAULT_LOG: &str = "warn,rdkafka::consumer::base_consumer=off";
+
 /// Parses the command line, builds the app, lets `register` add the binary's tasks, and
 /// runs the command. Errors are printed for a person and give exit code 1.
 pub fn main_with(register: impl FnOnce(&App) -> celeriac_engine::Result<()>) -> ExitCode {
@@ -112,7 +117,7 @@ pub fn main_with(register: impl FnOnce(&App) -> celeriac_engine::Result<()>) -> 
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CELERIAC_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| DEFAULT_LOG.into()),
         )
         .with_writer(std::io::stderr)
         .init();

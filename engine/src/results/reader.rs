@@ -54,8 +54,11 @@ impl ResultReader {
                 let since = now_millis() - MARGIN_MS;
                 lock(&self.cache).complete_from(since);
                 let group = format!("{}.reader.{}", self.topic, Uuid::now_v7());
-                let config =
-                    ConsumerConfig::new(group, [self.topic.clone()]).start_from(StartFrom::Latest);
+                // Every partition is sought to `since` once assigned. Should the log's own
+                // start position land after the seek, Earliest only means reading more;
+                // Latest could skip results recorded in between.
+                let config = ConsumerConfig::new(group, [self.topic.clone()])
+                    .start_from(StartFrom::Earliest);
                 let consumer = self.log.consumer(config).await?;
                 tokio::spawn(tail(self.log.clone(), consumer, self.cache.clone(), since));
                 Ok::<(), Error>(())

@@ -61,16 +61,18 @@ pub(crate) async fn execute(
     let Ok(_permit) = permit else {
         return;
     };
+    // The attempt and the report are boxed: this future (moved into its task and through
+    // the scheduler) stays small.
     let outcome = if shared.revocations.is_revoked(job.message.id) {
         Outcome::Terminated
     } else {
-        run(&shared, &job).await
+        Box::pin(run(&shared, &job)).await
     };
     if matches!(outcome, Outcome::Abandoned) {
         return; // its offset stays uncommitted
     }
     shared.count_processed();
-    if report(&shared, &job, outcome).await {
+    if Box::pin(report(&shared, &job, outcome)).await {
         let _ = done.send((tp, offset));
     }
 }

@@ -12,7 +12,8 @@ use celeriac_topics::{CommitOffset, TopicPartition};
 /// In-flight offsets of every partition a worker reads.
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
-    partitions: HashMap<TopicPartition, PartitionInFlight>,
+    /// Touched twice per task: a fast seeded hash.
+    partitions: HashMap<TopicPartition, PartitionInFlight, foldhash::fast::RandomState>,
 }
 
 #[derive(Debug, Default)]

@@ -1,5 +1,6 @@
 //! Group members and partition readers of the embedded log.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,30 +69,42 @@ impl EmbeddedConsumer {
         if let Some(event) = state.events.pop_front() {
             return Ok(Some(event));
         }
-        let owned: Vec<TopicPartition> = state
-            .assignment
-            .iter()
-            .filter(|tp| !state.paused.contains(*tp))
-            .cloned()
-            .collect();
+        // Read the assignment in place (taken out for the loop: `position` needs the state).
+        let assignment = std::mem::take(&mut state.assignment);
+        let read = self.read_assigned(&mut state, &assignment, max_records);
+        state.assignment = assignment;
+        let records = read?;
+        Ok((!records.is_empty()).then_some(ConsumerEvent::Records(records)))
+    }
+
+    /// Up to `max_records` from the unpaused partitions of `assignment`, moving positions on.
+    fn read_assigned(
+        &self,
+        state: &mut MemberState,
+        assignment: &BTreeSet<TopicPartition>,
+        max_records: usize,
+    ) -> Result<Vec<Record>> {
         let mut records: Vec<Record> = Vec::new();
-        for tp in owned {
+        for tp in assignment {
+            if state.paused.contains(tp) {
+                continue;
+            }
             let budget = max_records.saturating_sub(records.len());
             if budget == 0 {
                 break;
             }
-            let from = self.position(&mut state, &tp)?;
-            let Ok((topic, _)) = self.log.inner.partition(&tp) else {
+            let from = self.position(state, tp)?;
+            let Ok((topic, index)) = self.log.inner.partition(tp) else {
                 continue;
             };
-            let (_, high) = self.log.inner.watermarks(&tp)?;
-            let batch = self.log.inner.read(&topic, &tp, from, high, budget)?;
-            if let Some(last) = batch.last() {
-                state.positions.insert(tp, last.offset + 1);
+            let high = topic.partitions[index].high.load(Ordering::Acquire);
+            let batch = self.log.inner.read(&topic, tp, from, high, budget)?;
+            if let (Some(last), Some(position)) = (batch.last(), state.positions.get_mut(tp)) {
+                *position = last.offset + 1;
             }
             records.extend(batch);
         }
-        Ok((!records.is_empty()).then_some(ConsumerEvent::Records(records)))
+        Ok(records)
     }
 
     fn owned_or_error(

@@ -97,7 +97,8 @@ struct Inner {
     db: DB,
     path: PathBuf,
     write_options: WriteOptions,
-    topics: RwLock<HashMap<String, Arc<TopicState>>>,
+    /// Looked up for every record written and partition read: a fast seeded hash.
+    topics: RwLock<HashMap<String, Arc<TopicState>, foldhash::fast::RandomState>>,
     next_topic_id: AtomicU32,
     /// Held while offsets are allocated and the write batch is written: appends are ordered.
     append_lock: Mutex<()>,
@@ -123,7 +124,7 @@ impl EmbeddedLog {
     pub fn open(config: EmbeddedConfig) -> Result<Self> {
         std::fs::create_dir_all(&config.dir).map_err(|e| storage(&config.dir, e))?;
         let db = store::open_db(&config.dir)?;
-        let mut topics = HashMap::new();
+        let mut topics = HashMap::default();
         let mut next_id = 0;
         for (name, stored) in store::load_topics(&db)? {
             next_id = next_id.max(stored.id + 1);
@@ -261,10 +262,21 @@ impl Inner {
     ) -> Result<Vec<Position>> {
         let mut batch = WriteBatch::default();
         let mut positions = Vec::with_capacity(records.len());
-        let mut advanced: HashMap<(u32, usize), Advance> = HashMap::new();
+        let mut advanced: HashMap<(u32, usize), Advance, foldhash::fast::RandomState> =
+            HashMap::default();
         let records_cf = cf(&self.db, RECORDS)?;
+        // Batches mostly go to one topic: look it up once per run of the same name.
+        let mut last: Option<(String, Arc<TopicState>)> = None;
+        let mut value = Vec::new();
         for record in records {
-            let topic = self.topic(&record.topic)?;
+            let topic = match &last {
+                Some((name, topic)) if *name == record.topic => topic.clone(),
+                _ => {
+                    let topic = self.topic(&record.topic)?;
+                    last = Some((record.topic.clone(), topic.clone()));
+                    topic
+                }
+            };
             let partition = self.choose_partition(&topic, &record)?;
             let state = &topic.partitions[partition];
             let entry = advanced
@@ -280,11 +292,14 @@ impl Inner {
             entry.high += 1;
             entry.timestamp = timestamp;
             let key = store::record_key(topic.id, partition as i32, offset);
-            batch.put_cf(
-                records_cf,
-                key,
-                store::encode_record(timestamp, record.key.as_deref(), &record.payload),
+            value.clear();
+            store::encode_record_into(
+                &mut value,
+                timestamp,
+                record.key.as_deref(),
+                &record.payload,
             );
+            batch.put_cf(records_cf, key, &value);
             positions.push(Position {
                 partition: partition as i32,
                 offset,

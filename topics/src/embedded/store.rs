@@ -74,9 +74,22 @@ pub(super) fn record_key(topic: u32, partition: i32, offset: i64) -> [u8; 16] {
 }
 
 /// The value of a record.
+#[cfg(test)]
 pub(super) fn encode_record(timestamp_ms: i64, key: Option<&[u8]>, payload: &[u8]) -> Vec<u8> {
+    let mut value = Vec::new();
+    encode_record_into(&mut value, timestamp_ms, key, payload);
+    value
+}
+
+/// Appends a stored record (timestamp, key, payload) to `value`.
+pub(super) fn encode_record_into(
+    value: &mut Vec<u8>,
+    timestamp_ms: i64,
+    key: Option<&[u8]>,
+    payload: &[u8],
+) {
     let key_len = key.map_or(0, <[u8]>::len);
-    let mut value = Vec::with_capacity(12 + key_len + payload.len());
+    value.reserve(12 + key_len + payload.len());
     value.extend_from_slice(&timestamp_ms.to_le_bytes());
     match key {
         Some(key) => {
@@ -86,7 +99,6 @@ pub(super) fn encode_record(timestamp_ms: i64, key: Option<&[u8]>, payload: &[u8
         None => value.extend_from_slice(&u32::MAX.to_le_bytes()),
     }
     value.extend_from_slice(payload);
-    value
 }
 
 /// Decodes a stored record; `None` when the bytes are not one we wrote.
