@@ -1,11 +1,11 @@
 //! Reading results from any process: `AsyncResult` and the reader that tails
 //! `celeriac.results`.
 //!
-//! The reader joins no group: it reads every partition of the results topic from a little
-//! before it started, keeps recent results in a bounded cache and hands terminal ones to
-//! waiters. A `get` for a task sent before the reader started first scans the task's
-//! partition from the task's send time (minus a margin), so it cannot miss a result that was
-//! recorded before it was called.
+//! The reader shares no group with anyone (its consumer group is its own): it reads every
+//! partition of the results topic from a little before it started, keeps recent results in a
+//! bounded cache, older ones by position, and hands terminal ones to waiters. A `get` for a
+//! task sent before the reader started first scans the task's partition from the task's send
+//! time (minus a margin), so it cannot miss a result that was recorded before it was called.
 
 mod cache;
 mod reader;
@@ -131,7 +131,8 @@ impl<Out: DeserializeOwned> AsyncResult<Out> {
     /// Forgets the result: a tombstone on the results topic (compaction drops it).
     pub async fn forget(&self) -> Result<()> {
         let names = &self.app.inner.names;
-        let record = OutRecord::keyed(names.results(), self.id.to_string(), bytes::Bytes::new());
+        let key = crate::coordinator::record_key(&self.id);
+        let record = OutRecord::keyed(names.results(), key, bytes::Bytes::new());
         self.app.inner.log.send(record)?.await?;
         self.app.inner.results.forget(&self.id);
         Ok(())

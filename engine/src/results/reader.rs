@@ -15,6 +15,7 @@ use tokio::sync::{oneshot, OnceCell};
 use uuid::Uuid;
 
 use super::cache::{Cache, Known, Position, Seen};
+use crate::coordinator::record_key;
 use crate::{lock, Error, Result};
 
 /// How far before a task's send time the scan for its result starts (clock skew between
@@ -200,11 +201,7 @@ impl ResultReader {
 
 /// The partition of the results topic a task's records go to.
 fn partition_of(id: &Uuid, partitions: i32) -> i32 {
-    let mut buf = [0u8; 36];
-    partition_for_key(
-        id.hyphenated().encode_lower(&mut buf).as_bytes(),
-        partitions,
-    )
+    partition_for_key(&record_key(id), partitions)
 }
 
 /// The task a results record is about (its key).

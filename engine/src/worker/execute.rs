@@ -34,8 +34,6 @@ enum Outcome {
     Failure(TaskError),
     /// Aborted by `terminate`: recorded as revoked.
     Terminated,
-    /// Aborted at shutdown: not recorded; the message runs again.
-    Abandoned,
 }
 
 /// Runs `job` and reports its outcome; tells `done` once the outcome is durable.
@@ -66,11 +64,11 @@ pub(crate) async fn execute(
     let outcome = if shared.revocations.is_revoked(job.message.id) {
         Outcome::Terminated
     } else {
-        Box::pin(run(&shared, &job)).await
+        match Box::pin(run(&shared, &job)).await {
+            Some(outcome) => outcome,
+            None => return, // abandoned at shutdown: its offset stays uncommitted
+        }
     };
-    if matches!(outcome, Outcome::Abandoned) {
-        return; // its offset stays uncommitted
-    }
     shared.count_processed();
     if Box::pin(report(&shared, &job, outcome)).await {
         let _ = done.send((tp, offset));
@@ -125,8 +123,9 @@ fn millis(ms: Option<i64>) -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
-/// One attempt, abortable by `terminate` and by a shutdown, its panics caught.
-async fn run(shared: &WorkerShared, job: &Job) -> Outcome {
+/// One attempt, abortable by `terminate` and by a shutdown, its panics caught. `None` when a
+/// shutdown's grace period cut it off: nothing is recorded and the message runs again.
+async fn run(shared: &WorkerShared, job: &Job) -> Option<Outcome> {
     let options = &job.entry.options;
     if options.track_started {
         if let Ok(delivery) =
@@ -150,7 +149,7 @@ async fn run(shared: &WorkerShared, job: &Job) -> Outcome {
         None => Some(body.await),
     };
     lock(&shared.active).remove(&job.message.id);
-    match joined {
+    Some(match joined {
         None => {
             let limit = hard.unwrap_or_default();
             Outcome::Failure(TaskError::new(
@@ -165,8 +164,8 @@ async fn run(shared: &WorkerShared, job: &Job) -> Outcome {
         Some(Err(futures::future::Aborted)) if shared.revocations.is_revoked(job.message.id) => {
             Outcome::Terminated
         }
-        Some(Err(futures::future::Aborted)) => Outcome::Abandoned,
-    }
+        Some(Err(futures::future::Aborted)) => return None,
+    })
 }
 
 /// What a task body's future yields: its outcome, or the payload of its panic.
@@ -300,7 +299,6 @@ async fn send_outcome(shared: &WorkerShared, job: &Job, outcome: &Outcome) -> Re
             )?);
         }
         Outcome::Failure(error) => deliveries.extend(failure_records(shared, job, error)?),
-        Outcome::Abandoned => {}
     }
     for delivery in deliveries {
         delivery.await?;
