@@ -1,7 +1,9 @@
 //! Topic names and partition counts: one prefix (`celeriac.` by default) so several apps
 //! can share one cluster.
 
-use celeriac_topics::TopicSpec;
+use std::sync::Arc;
+
+use celeriac_topics::{TopicName, TopicSpec};
 
 /// The largest record the workflows topic takes (its `max.message.bytes`): 16 MiB. One record
 /// there is a whole compiled workflow; a chord of 10,000 members is past the broker's 1 MiB
@@ -16,6 +18,36 @@ pub struct TopicNames {
     pub coordinator_partitions: i32,
     /// Partitions of each `tasks.<queue>` topic.
     pub task_partitions: i32,
+    /// The fixed topics' names, made once: every record sent shares one.
+    fixed: Arc<Fixed>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Fixed {
+    workflows: TopicName,
+    timers: TopicName,
+    events: TopicName,
+    results: TopicName,
+    control: TopicName,
+    replies: TopicName,
+    dead: TopicName,
+    beat: TopicName,
+}
+
+impl Fixed {
+    fn new(prefix: &str) -> Self {
+        let name = |topic: &str| TopicName::from(format!("{prefix}.{topic}"));
+        Fixed {
+            workflows: name("workflows"),
+            timers: name("timers"),
+            events: name("events"),
+            results: name("results"),
+            control: name("control"),
+            replies: name("replies"),
+            dead: name("dead"),
+            beat: name("beat"),
+        }
+    }
 }
 
 impl Default for TopicNames {
@@ -27,8 +59,10 @@ impl Default for TopicNames {
 impl TopicNames {
     /// Names under `prefix` (without the trailing dot), with 8 partitions everywhere.
     pub fn new(prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
         Self {
-            prefix: prefix.into(),
+            fixed: Arc::new(Fixed::new(&prefix)),
+            prefix,
             coordinator_partitions: 8,
             task_partitions: 8,
         }
@@ -45,43 +79,43 @@ impl TopicNames {
     }
 
     /// `<prefix>.workflows`: compiled canvases (key: workflow id).
-    pub fn workflows(&self) -> String {
-        format!("{}.workflows", self.prefix)
+    pub fn workflows(&self) -> TopicName {
+        self.fixed.workflows.clone()
     }
 
     /// `<prefix>.timers`: countdowns, ETAs and retries waiting durably (key: root id).
-    pub fn timers(&self) -> String {
-        format!("{}.timers", self.prefix)
+    pub fn timers(&self) -> TopicName {
+        self.fixed.timers.clone()
     }
 
     /// `<prefix>.events`: task events and worker heartbeats (key: root id, or hostname).
-    pub fn events(&self) -> String {
-        format!("{}.events", self.prefix)
+    pub fn events(&self) -> TopicName {
+        self.fixed.events.clone()
     }
 
     /// `<prefix>.results`: terminal and intermediate task states, compacted (key: task id).
-    pub fn results(&self) -> String {
-        format!("{}.results", self.prefix)
+    pub fn results(&self) -> TopicName {
+        self.fixed.results.clone()
     }
 
     /// `<prefix>.control`: broadcast commands to workers.
-    pub fn control(&self) -> String {
-        format!("{}.control", self.prefix)
+    pub fn control(&self) -> TopicName {
+        self.fixed.control.clone()
     }
 
     /// `<prefix>.replies`: workers' answers to control commands (key: command id).
-    pub fn replies(&self) -> String {
-        format!("{}.replies", self.prefix)
+    pub fn replies(&self) -> TopicName {
+        self.fixed.replies.clone()
     }
 
     /// `<prefix>.dead`: poison messages and exhausted retries, with the reason.
-    pub fn dead(&self) -> String {
-        format!("{}.dead", self.prefix)
+    pub fn dead(&self) -> TopicName {
+        self.fixed.dead.clone()
     }
 
     /// `<prefix>.beat`: the periodic scheduler's leadership and record of fires.
-    pub fn beat(&self) -> String {
-        format!("{}.beat", self.prefix)
+    pub fn beat(&self) -> TopicName {
+        self.fixed.beat.clone()
     }
 
     /// Consumer group of the workers serving `queue`.
@@ -103,16 +137,17 @@ impl TopicNames {
     pub fn core_topics(&self) -> Vec<TopicSpec> {
         let p = self.coordinator_partitions;
         vec![
-            TopicSpec::new(self.workflows(), p)
+            TopicSpec::new(&*self.workflows(), p)
                 .config("max.message.bytes", WORKFLOW_MAX_BYTES.to_string()),
-            TopicSpec::new(self.timers(), p),
-            TopicSpec::new(self.events(), p),
-            TopicSpec::new(self.results(), p).config("cleanup.policy", "compact"),
-            TopicSpec::new(self.control(), 1)
+            TopicSpec::new(&*self.timers(), p),
+            TopicSpec::new(&*self.events(), p),
+            TopicSpec::new(&*self.results(), p).config("cleanup.policy", "compact"),
+            TopicSpec::new(&*self.control(), 1)
                 .config("retention.ms", (7 * 24 * 3600 * 1000i64).to_string()),
-            TopicSpec::new(self.replies(), 1).config("retention.ms", (3600 * 1000i64).to_string()),
-            TopicSpec::new(self.dead(), 1),
-            TopicSpec::new(self.beat(), 1),
+            TopicSpec::new(&*self.replies(), 1)
+                .config("retention.ms", (3600 * 1000i64).to_string()),
+            TopicSpec::new(&*self.dead(), 1),
+            TopicSpec::new(&*self.beat(), 1),
         ]
     }
 

@@ -231,7 +231,7 @@ mod beat {
         let mut topics = names.core_topics();
         topics.push(names.queue_topic(QUEUE));
         log.create_topics(&topics).await.expect("topics");
-        for topic in [names.beat(), names.tasks(QUEUE)] {
+        for topic in [names.beat(), names.tasks(QUEUE).into()] {
             let tp = celeriac_topics::TopicPartition::new(topic, 0);
             let deadline = Instant::now() + Duration::from_secs(10);
             while log.watermarks(&tp).await.is_err() {

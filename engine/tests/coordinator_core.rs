@@ -82,12 +82,12 @@ impl Sim {
             match action {
                 Action::Enqueue(record) => {
                     let message = TaskMessage::decode(&record.payload).unwrap();
-                    assert_eq!(record.topic, format!("celeriac.tasks.{}", message.queue));
+                    assert_eq!(&*record.topic, format!("celeriac.tasks.{}", message.queue));
                     self.pending.push(message.clone());
                     self.enqueued.push(message);
                 }
                 Action::Delay(record) | Action::TimerFired(record) => {
-                    assert_eq!(record.topic, "celeriac.timers");
+                    assert_eq!(&*record.topic, "celeriac.timers");
                     let message = TaskMessage::decode(&record.payload).unwrap();
                     self.markers += usize::from(message.eta.is_none());
                     let meta = self.meta();

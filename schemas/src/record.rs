@@ -81,6 +81,9 @@ pub struct Codec {
     limits: Limits,
 }
 
+/// The largest scratch buffer [`Codec::encode`] keeps between calls (per thread).
+const SCRATCH_KEEP: usize = 64 << 10;
+
 impl Codec {
     /// A codec with [`Limits::DEFAULT`].
     pub const DEFAULT: Codec = Codec::new(Limits::DEFAULT);
@@ -96,10 +99,31 @@ impl Codec {
     }
 
     /// Encodes `record` with today's schema, in single-object encoding.
+    ///
+    /// The bytes are written into a per-thread scratch buffer and returned in an allocation
+    /// of their exact size: encoded records are often kept (in a log's tail, a results
+    /// cache), and a generous buffer would be kept with them.
     pub fn encode<R: Record>(&self, record: &R) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(512);
-        self.encode_into(record, &mut out)?;
-        Ok(out)
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                scratch.clear();
+                self.encode_into(record, &mut scratch)?;
+                let out = scratch.to_vec();
+                if scratch.capacity() > SCRATCH_KEEP {
+                    *scratch = Vec::new(); // a huge record's buffer is not kept
+                }
+                Ok(out)
+            }
+            // Re-entered (encoding inside encoding cannot happen today): a buffer of its own.
+            Err(_) => {
+                let mut out = Vec::new();
+                self.encode_into(record, &mut out)?;
+                Ok(out)
+            }
+        })
     }
 
     /// Appends the encoding of `record` to `out`; on error `out` is left as it was.

@@ -30,4 +30,6 @@ pub use log::{
     StartFrom, TopicDescription, TopicSpec, TransactionalProducer,
 };
 pub use partitioner::{murmur2, partition_for_key};
-pub use record::{CommitOffset, OutRecord, Position, Record, TopicPartition};
+pub use record::{
+    CommitOffset, IntoTopicName, OutRecord, Position, Record, TopicName, TopicPartition,
+};

@@ -85,11 +85,11 @@ impl ConsumerConfig {
     /// A member of `group_id` subscribed to `topics`, starting from the earliest record.
     pub fn new(
         group_id: impl Into<String>,
-        topics: impl IntoIterator<Item = impl Into<String>>,
+        topics: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Self {
         Self {
             group_id: group_id.into(),
-            topics: topics.into_iter().map(Into::into).collect(),
+            topics: topics.into_iter().map(|t| t.as_ref().to_owned()).collect(),
             start_from: StartFrom::Earliest,
             client_id: None,
             kafka: BTreeMap::new(),

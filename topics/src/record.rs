@@ -1,21 +1,64 @@
 //! The units the log moves: records going in, records coming out, and where they landed.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+
+/// A topic's name, shared: records and partitions of one topic hold the same allocation, so
+/// moving a record around never copies its topic's name.
+pub type TopicName = Arc<str>;
+
+/// What names a topic: `&str`, `String`, `&String`, or a shared [`TopicName`] (which is
+/// cloned, not copied).
+pub trait IntoTopicName {
+    /// The shared name.
+    fn into_topic_name(self) -> TopicName;
+}
+
+impl IntoTopicName for TopicName {
+    fn into_topic_name(self) -> TopicName {
+        self
+    }
+}
+
+impl IntoTopicName for &TopicName {
+    fn into_topic_name(self) -> TopicName {
+        self.clone()
+    }
+}
+
+impl IntoTopicName for &str {
+    fn into_topic_name(self) -> TopicName {
+        self.into()
+    }
+}
+
+impl IntoTopicName for String {
+    fn into_topic_name(self) -> TopicName {
+        self.into()
+    }
+}
+
+impl IntoTopicName for &String {
+    fn into_topic_name(self) -> TopicName {
+        self.as_str().into()
+    }
+}
 
 /// A partition of a topic: the unit of order, assignment and offsets.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicPartition {
     /// Topic name, prefix included.
-    pub topic: String,
+    pub topic: TopicName,
     /// Partition number, from 0.
     pub partition: i32,
 }
 
 impl TopicPartition {
     /// The partition `partition` of `topic`.
-    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+    pub fn new(topic: impl IntoTopicName, partition: i32) -> Self {
         Self {
-            topic: topic.into(),
+            topic: topic.into_topic_name(),
             partition,
         }
     }
@@ -32,7 +75,7 @@ impl std::fmt::Display for TopicPartition {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutRecord {
     /// Destination topic.
-    pub topic: String,
+    pub topic: TopicName,
     /// Explicit partition; `None` partitions by key (or spreads keyless records).
     pub partition: Option<i32>,
     /// Record key, if any.
@@ -44,12 +87,12 @@ pub struct OutRecord {
 impl OutRecord {
     /// A keyed record for `topic`, partitioned by its key.
     pub fn keyed(
-        topic: impl Into<String>,
+        topic: impl IntoTopicName,
         key: impl Into<Bytes>,
         payload: impl Into<Bytes>,
     ) -> Self {
         Self {
-            topic: topic.into(),
+            topic: topic.into_topic_name(),
             partition: None,
             key: Some(key.into()),
             payload: payload.into(),
@@ -67,7 +110,7 @@ impl OutRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// Topic it was read from.
-    pub topic: String,
+    pub topic: TopicName,
     /// Partition it was read from.
     pub partition: i32,
     /// Its offset within the partition.

@@ -189,7 +189,7 @@ impl AppBuilder {
         }
         log.create_topics(&names.core_topics()).await?;
         let hostname = self.hostname.unwrap_or_else(default_hostname);
-        let results = ResultReader::new(log.clone(), names.results());
+        let results = ResultReader::new(log.clone(), names.results().to_string());
         Ok(App {
             inner: Arc::new(AppInner {
                 log,
@@ -201,6 +201,7 @@ impl AppBuilder {
                 hostname,
                 result_expires: self.result_expires,
                 queues_ready: Mutex::new(HashSet::new()),
+                task_topics: Mutex::default(),
                 results,
             }),
         })

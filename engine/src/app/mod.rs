@@ -5,12 +5,12 @@ mod publish;
 mod register;
 mod workflow;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use celeriac_topics::Log;
+use celeriac_topics::{Log, TopicName};
 
 use crate::names::TopicNames;
 use crate::registry::{Registry, Routes};
@@ -50,6 +50,8 @@ pub(crate) struct AppInner {
     pub(crate) result_expires: Duration,
     /// Queue topics known to exist.
     pub(crate) queues_ready: Mutex<HashSet<String>>,
+    /// The topic name of each queue published to, made once.
+    pub(crate) task_topics: Mutex<HashMap<String, TopicName>>,
     pub(crate) results: ResultReader,
 }
 
@@ -114,6 +116,17 @@ impl App {
     }
 
     /// Creates the topic of `queue` if this process has not seen it yet.
+    /// The topic of `queue`'s tasks (`<prefix>.tasks.<queue>`), shared.
+    pub(crate) fn task_topic(&self, queue: &str) -> TopicName {
+        let mut topics = crate::lock(&self.inner.task_topics);
+        if let Some(topic) = topics.get(queue) {
+            return topic.clone();
+        }
+        let topic = TopicName::from(self.inner.names.tasks(queue));
+        topics.insert(queue.to_owned(), topic.clone());
+        topic
+    }
+
     pub(crate) async fn ensure_queue(&self, queue: &str) -> Result<()> {
         if crate::lock(&self.inner.queues_ready).contains(queue) {
             return Ok(());

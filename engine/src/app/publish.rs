@@ -87,7 +87,7 @@ impl App {
     /// Sends a message: to its queue, or to the timers topic when its ETA is in the future.
     pub(crate) async fn publish(&self, message: &TaskMessage) -> Result<()> {
         let record = self.route_record(message)?;
-        if record.topic == self.inner.names.tasks(&message.queue) {
+        if *record.topic != *self.inner.names.timers() {
             self.ensure_queue(&message.queue).await?;
         }
         self.inner.log.send(record)?.await?;
@@ -107,7 +107,7 @@ impl App {
             )
         } else {
             OutRecord::keyed(
-                self.inner.names.tasks(&message.queue),
+                self.task_topic(&message.queue),
                 crate::coordinator::record_key(&message.id),
                 payload,
             )
@@ -119,7 +119,7 @@ impl App {
         let mut records = Vec::with_capacity(messages.len());
         for message in messages {
             let record = self.route_record(message)?;
-            if record.topic == self.inner.names.tasks(&message.queue) {
+            if *record.topic != *self.inner.names.timers() {
                 self.ensure_queue(&message.queue).await?;
             }
             records.push(record);

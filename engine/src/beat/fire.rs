@@ -140,7 +140,7 @@ mod tests {
         };
         let out = records(&names, &entry, &due, now, "beat@host").expect("encodes");
         assert_eq!(out.len(), 2);
-        assert_eq!(out[0].topic, "celeriac.tasks.math");
+        assert_eq!(&*out[0].topic, "celeriac.tasks.math");
         let message = TaskMessage::decode(&out[0].payload).expect("decodes");
         assert_eq!(message.args, b"[2,3]");
         assert_eq!(message.content_type, "application/json");
@@ -159,7 +159,7 @@ mod tests {
             )
         );
         assert_eq!(
-            (out[1].topic.as_str(), out[1].partition),
+            (&*out[1].topic, out[1].partition),
             ("celeriac.beat", Some(0))
         );
     }

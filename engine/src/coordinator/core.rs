@@ -154,7 +154,7 @@ impl Input {
         };
         decoded.unwrap_or_else(|reason| Input::Undecodable {
             meta,
-            topic: record.topic.clone(),
+            topic: record.topic.to_string(),
             key: record.key.as_ref().map(|k| k.to_vec()),
             bytes: bytes.to_vec(),
             reason,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use celeriac_schemas::now_millis;
 use celeriac_topics::{
-    CommitOffset, Consumer, ConsumerEvent, OutRecord, Record, TopicPartition, TopicSpec,
+    CommitOffset, Consumer, ConsumerEvent, OutRecord, Record, TopicName, TopicPartition, TopicSpec,
     TransactionalProducer, TxnErrorClass,
 };
 use tokio_util::sync::CancellationToken;
@@ -32,8 +32,8 @@ const SWEEP_LIMIT: usize = 10_000;
 /// The loop's state.
 pub(super) struct Runner {
     pub(super) c: Coordinator,
-    sources: HashMap<String, Source>,
-    timers_topic: String,
+    sources: HashMap<TopicName, Source>,
+    timers_topic: TopicName,
     pub(super) consumer: Box<dyn Consumer>,
     producer: Box<dyn TransactionalProducer>,
     transactional_id: String,
@@ -59,7 +59,7 @@ enum Outcome {
 impl Runner {
     pub(super) fn new(
         c: Coordinator,
-        topics: [String; 3],
+        topics: [TopicName; 3],
         consumer: Box<dyn Consumer>,
         producer: Box<dyn TransactionalProducer>,
         transactional_id: String,

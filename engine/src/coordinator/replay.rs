@@ -102,11 +102,11 @@ pub async fn replay(
     }
     if partitions.iter().any(|p| *p != partitions[0]) {
         return Err(Error::PartitionMismatch {
-            workflows: names.workflows(),
+            workflows: names.workflows().to_string(),
             workflow_partitions: partitions[0],
-            timers: names.timers(),
+            timers: names.timers().to_string(),
             timer_partitions: partitions[2],
-            events: names.events(),
+            events: names.events().to_string(),
             event_partitions: partitions[1],
         });
     }
@@ -137,7 +137,7 @@ pub async fn replay(
             };
             let done = apply_range(log, &store, &mut core, range, batch, &mut report).await?;
             total += done.applied;
-            *records.entry(topic.clone()).or_insert(0) += done.applied;
+            *records.entry(topic.to_string()).or_insert(0) += done.applied;
         }
     }
     let counts = store.counts()?;

@@ -304,7 +304,7 @@ impl Coordinator {
             self.names.timers(),
             self.names.events(),
         ];
-        let config = ConsumerConfig::new(self.names.coordinator_group(), topics.clone())
+        let config = ConsumerConfig::new(self.names.coordinator_group(), &topics)
             .client_id(format!("{}-coordinator", self.hostname))
             .kafka_property("partition.assignment.strategy", "range")
             .kafka_property("isolation.level", "read_committed");
@@ -336,7 +336,7 @@ impl Coordinator {
     /// Checks that the co-partitioned topics agree and the output topics exist; returns the
     /// partition count.
     async fn check_topics(&self) -> Result<i32> {
-        let describe = |topic: String| async move {
+        let describe = |topic: celeriac_topics::TopicName| async move {
             self.log
                 .describe_topic(&topic)
                 .await

@@ -146,7 +146,7 @@ impl<S: StateAccess + ?Sized> Apply<'_, S> {
         }
         self.dead_letter(DeadLetter {
             original: bytes,
-            source_topic: self.core.config.names.workflows(),
+            source_topic: self.core.config.names.workflows().to_string(),
             partition: meta.partition,
             offset: meta.offset,
             key: Some(record_key(&spec.id).to_vec()),

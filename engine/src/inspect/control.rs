@@ -202,7 +202,7 @@ impl Control {
         let mut command = self.command(kind, None);
         command.destination = self.destination.clone();
         command.inspect = inspect.map(str::to_owned);
-        command.reply_to = Some(names.replies());
+        command.reply_to = Some(names.replies().to_string());
         command.expires_at =
             Some(now_millis() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2));
         if let Err(error) = self.send(&command).await {

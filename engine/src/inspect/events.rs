@@ -56,7 +56,7 @@ impl Event {
             Err(task_error) => match WorkerHeartbeat::decode(&record.payload) {
                 Ok(beat) => Ok(Event::Heartbeat(beat)),
                 Err(_) => Err(Error::Undecodable {
-                    topic: record.topic.clone(),
+                    topic: record.topic.to_string(),
                     partition: record.partition,
                     offset: record.offset,
                     reason: task_error.to_string(),

@@ -1,9 +1,11 @@
 //! What a running task knows about itself: Celery's `task.request`, and its deadlines.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use celeriac_schemas::TaskMessage;
+use celeriac_topics::TopicName;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -51,25 +53,92 @@ pub struct Request {
     pub workflow_step: Option<i32>,
 }
 
+/// What a worker's attempt knows; its [`Request`] is made from it when a task asks (most
+/// never do).
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    /// The message being run.
+    pub(crate) message: Arc<TaskMessage>,
+    /// The queue it came from.
+    pub(crate) queue: Arc<str>,
+    /// Where it was read.
+    pub(crate) topic: TopicName,
+    /// Where it was read.
+    pub(crate) partition: i32,
+    /// Where it was read.
+    pub(crate) offset: i64,
+    /// The worker running it.
+    pub(crate) hostname: Arc<str>,
+}
+
+impl Attempt {
+    fn request(&self) -> Request {
+        let message = &self.message;
+        Request {
+            id: message.id,
+            task: message.task.clone(),
+            root_id: message.root_id,
+            parent_id: message.parent_id,
+            group_id: message.group_id,
+            retries: u32::try_from(message.retries).unwrap_or(0),
+            eta: message.eta,
+            expires: message.expires,
+            headers: message.headers.clone(),
+            delivery_info: DeliveryInfo {
+                queue: self.queue.to_string(),
+                topic: self.topic.to_string(),
+                partition: self.partition,
+                offset: self.offset,
+            },
+            hostname: self.hostname.to_string(),
+            workflow_step: message.workflow_step,
+        }
+    }
+}
+
+/// Where a context's request comes from.
+#[derive(Debug)]
+enum RequestSource {
+    /// Made up front (a local `apply`).
+    Ready(Request),
+    /// A worker's attempt: made on first use.
+    Attempt(Attempt, OnceLock<Request>),
+}
+
 /// The context handed to task functions registered with
 /// [`App::task_with`](crate::App::task_with).
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    request: Arc<Request>,
+    request: Arc<RequestSource>,
     soft_deadline: Option<Instant>,
 }
 
 impl Ctx {
     pub(crate) fn new(request: Request, soft_time_limit: Option<Duration>) -> Self {
+        Self::with_source(RequestSource::Ready(request), soft_time_limit)
+    }
+
+    /// The context of a worker's attempt.
+    pub(crate) fn for_attempt(attempt: Attempt, soft_time_limit: Option<Duration>) -> Self {
+        Self::with_source(
+            RequestSource::Attempt(attempt, OnceLock::new()),
+            soft_time_limit,
+        )
+    }
+
+    fn with_source(source: RequestSource, soft_time_limit: Option<Duration>) -> Self {
         Self {
-            request: Arc::new(request),
+            request: Arc::new(source),
             soft_deadline: soft_time_limit.map(|limit| Instant::now() + limit),
         }
     }
 
     /// This attempt's request: id, parents, retries, headers, delivery info, hostname.
     pub fn request(&self) -> &Request {
-        &self.request
+        match &*self.request {
+            RequestSource::Ready(request) => request,
+            RequestSource::Attempt(attempt, request) => request.get_or_init(|| attempt.request()),
+        }
     }
 
     /// True once the soft time limit has passed: clean up and return.

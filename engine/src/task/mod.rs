@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+pub(crate) use context::Attempt;
 pub use context::{Ctx, DeliveryInfo, Request};
 pub use error::{RetryRequest, TaskError};
 pub use handle::{ApplyAsync, Task};

@@ -3,6 +3,7 @@
 //! shutdown.
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -148,6 +149,7 @@ fn set_rate_limit(shared: &WorkerShared, command: &ControlCommand) {
     match rate.parse::<RateLimit>() {
         Ok(rate) => {
             lock(&shared.rate_limits).insert(task.clone(), TokenBucket::new(rate));
+            shared.rate_limits_set.store(true, Ordering::Relaxed);
         }
         Err(error) => tracing::warn!(%error, "rate_limit command ignored"),
     }
@@ -211,7 +213,15 @@ fn active(shared: &WorkerShared) -> Vec<ActiveEntry> {
 }
 
 fn reserved(shared: &WorkerShared) -> Vec<ReservedEntry> {
-    let mut tasks: Vec<_> = lock(&shared.reserved).values().cloned().collect();
+    let mut tasks: Vec<_> = lock(&shared.reserved)
+        .values()
+        .map(|reserved| ReservedEntry {
+            id: reserved.message.id,
+            task: reserved.message.task.clone(),
+            received_at: reserved.received_at,
+            queue: reserved.queue.to_string(),
+        })
+        .collect();
     tasks.sort_by_key(|t| (t.received_at, t.id));
     tasks
 }

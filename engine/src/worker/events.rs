@@ -75,7 +75,7 @@ pub(crate) fn dead_letter(
 ) -> Result<Delivery> {
     let letter = DeadLetter {
         original: record.payload.to_vec(),
-        source_topic: record.topic.clone(),
+        source_topic: record.topic.to_string(),
         partition: record.partition,
         offset: record.offset,
         key: record.key.as_ref().map(|k| k.to_vec()),

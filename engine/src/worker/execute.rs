@@ -1,66 +1,68 @@
 //! Running one task: rate limit, time limits, panics, and the outcome as events — a result,
 //! a retry on the timers path, or a failure (dead-lettered when retries ran out).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use celeriac_schemas::{now_millis, ContentType, DeadLetterKind, TaskEventKind, TaskMessage};
-use celeriac_topics::{Delivery, TopicPartition};
 use futures::FutureExt as _;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 use super::events::{dead_letter, event, failure, send_event};
 use super::rate_limit::TokenBucket;
-use super::{ActiveTask, WorkerShared};
+use super::report::{Deliveries, Pending, Reports};
+use super::WorkerShared;
 use crate::registry::TaskEntry;
-use crate::task::{Ctx, DeliveryInfo, Request, TaskBody, TaskError};
+use crate::task::{Attempt, Ctx, TaskBody, TaskError};
 use crate::{lock, Result};
 
 use crate::coordinator::STEP_KIND_HEADER;
 
 /// A message taken from a queue, ready to run.
 pub(crate) struct Job {
-    pub(crate) message: TaskMessage,
+    pub(crate) message: Arc<TaskMessage>,
     pub(crate) entry: Arc<TaskEntry>,
     pub(crate) content_type: ContentType,
     pub(crate) record: celeriac_topics::Record,
-    pub(crate) queue: String,
+    pub(crate) queue: Arc<str>,
 }
 
 /// How an attempt ended.
-enum Outcome {
+pub(crate) enum Outcome {
     Success(Vec<u8>),
     Failure(TaskError),
     /// Aborted by `terminate`: recorded as revoked.
     Terminated,
 }
 
-/// Runs `job` and reports its outcome; tells `done` once the outcome is durable.
-pub(crate) async fn execute(
-    shared: Arc<WorkerShared>,
-    job: Job,
-    done: UnboundedSender<(TopicPartition, i64)>,
-) {
-    let tp = job.record.topic_partition();
-    let offset = job.record.offset;
-    let reserved = crate::inspect::ReservedEntry {
-        id: job.message.id,
-        task: job.message.task.clone(),
-        received_at: now_millis(),
-        queue: job.queue.clone(),
+/// Runs `job` and hands its outcome's records to the queue's reporter, which tells the
+/// queue loop once they are durable.
+pub(crate) async fn execute(shared: Arc<WorkerShared>, job: Job, reports: Reports) {
+    let permit = match shared.semaphore.try_acquire() {
+        Ok(permit) if !rate_limited(&shared, &job.entry) => Ok(permit),
+        quick => {
+            drop(quick);
+            // Waiting for a slot or a token: the message is reserved meanwhile.
+            let reserved = Reserved {
+                message: job.message.clone(),
+                queue: job.queue.clone(),
+                received_at: now_millis(),
+            };
+            lock(&shared.reserved).insert(job.message.id, reserved);
+            let permit = shared.semaphore.acquire().await;
+            if permit.is_ok() {
+                wait_for_rate_limit(&shared, &job.entry).await;
+            }
+            lock(&shared.reserved).remove(&job.message.id);
+            permit
+        }
     };
-    lock(&shared.reserved).insert(job.message.id, reserved);
-    let permit = shared.semaphore.acquire().await;
-    if permit.is_ok() {
-        wait_for_rate_limit(&shared, &job.entry).await;
-    }
-    lock(&shared.reserved).remove(&job.message.id);
     let Ok(_permit) = permit else {
         return;
     };
-    // The attempt and the report are boxed: this future (moved into its task and through
-    // the scheduler) stays small.
+    // The attempt is boxed: this future (moved into its task and through the scheduler)
+    // stays small.
     let outcome = if shared.revocations.is_revoked(job.message.id) {
         Outcome::Terminated
     } else {
@@ -70,9 +72,24 @@ pub(crate) async fn execute(
         }
     };
     shared.count_processed();
-    if Box::pin(report(&shared, &job, outcome)).await {
-        let _ = done.send((tp, offset));
-    }
+    let deliveries = produce_outcome(&shared, &job, &outcome);
+    reports.pending(Pending {
+        deliveries,
+        job,
+        outcome,
+    });
+}
+
+/// A message waiting for a slot or a rate-limit token, for `inspect reserved`.
+pub(crate) struct Reserved {
+    pub(crate) message: Arc<TaskMessage>,
+    pub(crate) queue: Arc<str>,
+    pub(crate) received_at: i64,
+}
+
+/// True when a token must be taken before `entry` runs.
+fn rate_limited(shared: &WorkerShared, entry: &TaskEntry) -> bool {
+    entry.options.rate_limit.is_some() || shared.rate_limits_set.load(Ordering::Relaxed)
 }
 
 async fn wait_for_rate_limit(shared: &WorkerShared, entry: &TaskEntry) {
@@ -95,29 +112,6 @@ async fn wait_for_rate_limit(shared: &WorkerShared, entry: &TaskEntry) {
     }
 }
 
-fn request(shared: &WorkerShared, job: &Job) -> Request {
-    let message = &job.message;
-    Request {
-        id: message.id,
-        task: message.task.clone(),
-        root_id: message.root_id,
-        parent_id: message.parent_id,
-        group_id: message.group_id,
-        retries: u32::try_from(message.retries).unwrap_or(0),
-        eta: message.eta,
-        expires: message.expires,
-        headers: message.headers.clone(),
-        delivery_info: DeliveryInfo {
-            queue: job.queue.clone(),
-            topic: job.record.topic.clone(),
-            partition: job.record.partition,
-            offset: job.record.offset,
-        },
-        hostname: shared.app.hostname().to_owned(),
-        workflow_step: message.workflow_step,
-    }
-}
-
 fn millis(ms: Option<i64>) -> Option<Duration> {
     ms.and_then(|ms| u64::try_from(ms).ok())
         .map(Duration::from_millis)
@@ -136,14 +130,21 @@ async fn run(shared: &WorkerShared, job: &Job) -> Option<Outcome> {
     }
     let soft = millis(job.message.soft_time_limit_ms).or(options.soft_time_limit);
     let hard = millis(job.message.time_limit_ms).or(options.time_limit);
-    let ctx = Ctx::new(request(shared, job), soft);
+    let attempt = Attempt {
+        message: job.message.clone(),
+        queue: job.queue.clone(),
+        topic: job.record.topic.clone(),
+        partition: job.record.partition,
+        offset: job.record.offset,
+        hostname: shared.hostname.clone(),
+    };
+    let ctx = Ctx::for_attempt(attempt, soft);
     let (body, abort) = futures::future::abortable(body(job, ctx));
-    let active = ActiveTask {
-        id: job.message.id,
-        task: job.message.task.clone(),
+    let running = Running {
+        message: job.message.clone(),
         started_at: now_millis(),
     };
-    lock(&shared.active).insert(job.message.id, (active, abort));
+    lock(&shared.active).insert(job.message.id, (running, abort));
     let joined = match hard {
         Some(limit) => tokio::time::timeout(limit, body).await.ok(),
         None => Some(body.await),
@@ -168,6 +169,12 @@ async fn run(shared: &WorkerShared, job: &Job) -> Option<Outcome> {
     })
 }
 
+/// A running task, for `inspect active`.
+pub(crate) struct Running {
+    pub(crate) message: Arc<TaskMessage>,
+    pub(crate) started_at: i64,
+}
+
 /// What a task body's future yields: its outcome, or the payload of its panic.
 type BodyOutput = std::thread::Result<Result<Vec<u8>, TaskError>>;
 
@@ -175,26 +182,26 @@ type BodyOutput = std::thread::Result<Result<Vec<u8>, TaskError>>;
 /// CPU-bound one on the blocking pool).
 fn body(job: &Job, ctx: Ctx) -> futures::future::BoxFuture<'static, BodyOutput> {
     let content_type = job.content_type;
-    let args = job.message.args.clone();
-    let step_kind = job.message.headers.get(STEP_KIND_HEADER).cloned();
+    let message = job.message.clone();
     match job.entry.body.clone() {
         TaskBody::Async(handler) => std::panic::AssertUnwindSafe(async move {
-            match step_kind.as_deref() {
+            match message.headers.get(STEP_KIND_HEADER).map(String::as_str) {
                 Some(kind @ ("MAP" | "STARMAP")) => {
-                    let calls = per_item_args(content_type, &args, kind == "STARMAP")?;
+                    let calls = per_item_args(content_type, &message.args, kind == "STARMAP")?;
                     let mut results = Vec::with_capacity(calls.len());
                     for call in calls {
                         results.push(handler(ctx.clone(), content_type, &call).await?);
                     }
                     join_results(content_type, results)
                 }
-                _ => handler(ctx, content_type, &args).await,
+                _ => handler(ctx, content_type, &message.args).await,
             }
         })
         .catch_unwind()
         .boxed(),
         TaskBody::Blocking(handler) => {
-            let joined = tokio::task::spawn_blocking(move || handler(ctx, content_type, &args));
+            let joined =
+                tokio::task::spawn_blocking(move || handler(ctx, content_type, &message.args));
             joined
                 .map(|joined| match joined {
                     Ok(output) => Ok(output),
@@ -261,11 +268,39 @@ fn panic_error(payload: Box<dyn std::any::Any + Send>) -> TaskError {
     TaskError::new("Panic", message)
 }
 
-/// Produces the outcome's records and waits until they are durable. False if the worker
-/// is shutting down before they could be written (the message will run again).
-async fn report(shared: &WorkerShared, job: &Job, outcome: Outcome) -> bool {
+/// Queues the outcome's records on the log: their deliveries, or why they could not be
+/// queued.
+fn produce_outcome(shared: &WorkerShared, job: &Job, outcome: &Outcome) -> Result<Deliveries> {
+    let message = &job.message;
+    match outcome {
+        Outcome::Success(bytes) => {
+            let mut succeeded = event(shared, message, TaskEventKind::Succeeded);
+            if !(message.ignore_result || job.entry.options.ignore_result) {
+                succeeded.result = Some(bytes.clone());
+                succeeded.content_type = Some(job.content_type.as_str().to_owned());
+            }
+            Ok(Deliveries::one(send_event(shared, &succeeded)?))
+        }
+        Outcome::Terminated => {
+            let error = TaskError::new("Terminated", "revoked by a control command");
+            Ok(Deliveries::one(send_event(
+                shared,
+                &failure(shared, message, TaskEventKind::Revoked, &error),
+            )?))
+        }
+        Outcome::Failure(error) => failure_records(shared, job, error),
+    }
+}
+
+/// Produces the outcome's records again until they are durable. False if the worker is
+/// shutting down before they could be written (the message will run again).
+pub(crate) async fn report_again(shared: &WorkerShared, job: &Job, outcome: &Outcome) -> bool {
     loop {
-        match send_outcome(shared, job, &outcome).await {
+        let durable = match produce_outcome(shared, job, outcome) {
+            Ok(deliveries) => deliveries.durable().await,
+            Err(error) => Err(error),
+        };
+        match durable {
             Ok(()) => return true,
             Err(error) if shared.cancel.is_cancelled() => {
                 tracing::warn!(%error, task_id = %job.message.id, "outcome not recorded before shutdown; the task will run again");
@@ -279,45 +314,18 @@ async fn report(shared: &WorkerShared, job: &Job, outcome: Outcome) -> bool {
     }
 }
 
-async fn send_outcome(shared: &WorkerShared, job: &Job, outcome: &Outcome) -> Result<()> {
-    let message = &job.message;
-    let mut deliveries: Vec<Delivery> = Vec::with_capacity(2);
-    match outcome {
-        Outcome::Success(bytes) => {
-            let mut succeeded = event(shared, message, TaskEventKind::Succeeded);
-            if !(message.ignore_result || job.entry.options.ignore_result) {
-                succeeded.result = Some(bytes.clone());
-                succeeded.content_type = Some(job.content_type.as_str().to_owned());
-            }
-            deliveries.push(send_event(shared, &succeeded)?);
-        }
-        Outcome::Terminated => {
-            let error = TaskError::new("Terminated", "revoked by a control command");
-            deliveries.push(send_event(
-                shared,
-                &failure(shared, message, TaskEventKind::Revoked, &error),
-            )?);
-        }
-        Outcome::Failure(error) => deliveries.extend(failure_records(shared, job, error)?),
-    }
-    for delivery in deliveries {
-        delivery.await?;
-    }
-    Ok(())
-}
-
 /// A failed attempt: a retry if the error asks for one (or matches `autoretry_for`) and the
 /// budget allows, else a failure — dead-lettered when it was a retry that ran out.
-fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Result<Vec<Delivery>> {
+fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Result<Deliveries> {
     let message = &job.message;
     let options = &job.entry.options;
     let wants_retry =
         error.retry_request().is_some() || options.autoretry_for.iter().any(|k| k == error.kind());
     if !wants_retry {
-        return Ok(vec![send_event(
+        return Ok(Deliveries::one(send_event(
             shared,
             &failure(shared, message, TaskEventKind::Failed, error),
-        )?]);
+        )?));
     }
     let mut policy = options.clone();
     if let Some(max) = message.max_retries {
@@ -333,7 +341,7 @@ fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Resul
     let requested = error.retry_request().and_then(|r| r.countdown);
     match policy.retry_delay(retries, requested, fastrand::f64()) {
         Some(delay) => {
-            let mut next = message.clone();
+            let mut next = TaskMessage::clone(message);
             next.retries += 1;
             next.eta = Some(
                 now_millis().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
@@ -342,10 +350,10 @@ fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Resul
             let retry_record = shared.app.route_record(&next)?;
             let mut retried = failure(shared, message, TaskEventKind::Retried, error);
             retried.next_eta = next.eta;
-            Ok(vec![
+            Ok(Deliveries::two(
                 shared.app.inner.log.send(retry_record)?,
                 send_event(shared, &retried)?,
-            ])
+            ))
         }
         None => {
             let exhausted = if error.retry_request().is_some() {
@@ -362,7 +370,7 @@ fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Resul
                 error.clone()
             };
             let reason = format!("retries exhausted after {retries}: {exhausted}");
-            Ok(vec![
+            Ok(Deliveries::two(
                 send_event(
                     shared,
                     &failure(shared, message, TaskEventKind::Failed, &exhausted),
@@ -374,7 +382,7 @@ fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Resul
                     reason,
                     Some(message.id),
                 )?,
-            ])
+            ))
         }
     }
 }

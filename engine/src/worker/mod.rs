@@ -12,9 +12,10 @@ mod execute;
 pub(crate) mod inflight;
 mod queue;
 pub(crate) mod rate_limit;
+mod report;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -61,12 +62,16 @@ pub(crate) struct WorkerShared {
     pub(crate) cancel: CancellationToken,
     pub(crate) revocations: Revocations,
     pub(crate) rate_limits: Mutex<HashMap<String, TokenBucket>>,
-    pub(crate) active: Mutex<crate::IdMap<(ActiveTask, futures::future::AbortHandle)>>,
+    /// Set once a control command has set a rate limit: every task looks for one then.
+    pub(crate) rate_limits_set: AtomicBool,
+    pub(crate) active: Mutex<crate::IdMap<(execute::Running, futures::future::AbortHandle)>>,
     pub(crate) processed: AtomicI64,
     pub(crate) send_events: bool,
     pub(crate) queues: Vec<String>,
     /// Messages taken but not started (waiting for a slot or a rate-limit token).
-    pub(crate) reserved: Mutex<crate::IdMap<crate::inspect::ReservedEntry>>,
+    pub(crate) reserved: Mutex<crate::IdMap<execute::Reserved>>,
+    /// The app's host name, shared by every attempt's context.
+    pub(crate) hostname: Arc<str>,
     pub(crate) concurrency: usize,
     pub(crate) prefetch: usize,
     pub(crate) started: std::time::Instant,
@@ -172,11 +177,13 @@ impl WorkerBuilder {
             cancel: cancel.clone(),
             revocations,
             rate_limits: Mutex::new(HashMap::new()),
+            rate_limits_set: AtomicBool::new(false),
             active: Mutex::default(),
             processed: AtomicI64::new(0),
             send_events: self.send_events,
             queues: self.queues.clone(),
             reserved: Mutex::default(),
+            hostname: self.app.hostname().into(),
             concurrency: self.concurrency,
             prefetch,
             started: std::time::Instant::now(),
@@ -270,7 +277,11 @@ impl WorkerShared {
     pub(crate) fn active(&self) -> Vec<ActiveTask> {
         lock(&self.active)
             .values()
-            .map(|(task, _)| task.clone())
+            .map(|(running, _)| ActiveTask {
+                id: running.message.id,
+                task: running.message.task.clone(),
+                started_at: running.started_at,
+            })
             .collect()
     }
 

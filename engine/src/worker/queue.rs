@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::events::{dead_letter, event, failure, send_event};
 use super::execute::{execute, Job};
 use super::inflight::InFlight;
+use super::report::{spawn_reporter, Reports};
 use super::WorkerShared;
 use crate::task::TaskError;
 use crate::Result;
@@ -33,6 +34,8 @@ pub(crate) async fn run(
         .client_id(shared.app.hostname().to_owned());
     let consumer = shared.app.inner.log.consumer(config).await?;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let reports = spawn_reporter(shared.clone(), done_tx);
+    let queue_name: Arc<str> = queue.as_str().into();
     let mut inflight = InFlight::default();
     let mut paused = false;
     let mut last_commit = Instant::now();
@@ -58,7 +61,7 @@ pub(crate) async fn run(
         match polled {
             Ok(ConsumerEvent::Records(records)) => {
                 for record in records {
-                    dispatch(&shared, &queue, record, &mut inflight, &done_tx).await;
+                    dispatch(&shared, &queue_name, record, &mut inflight, &reports).await;
                 }
             }
             Ok(ConsumerEvent::Assigned(_)) => paused = false,
@@ -71,6 +74,7 @@ pub(crate) async fn run(
             }
         }
     }
+    drop(reports); // the reporter ends once the last attempt has handed in its outcome
     drain(
         &shared,
         consumer.as_ref(),
@@ -135,17 +139,17 @@ async fn drain(
 /// Screens one message and starts it, or settles it at once.
 async fn dispatch(
     shared: &Arc<WorkerShared>,
-    queue: &str,
+    queue: &Arc<str>,
     record: Record,
     inflight: &mut InFlight,
-    done: &mpsc::UnboundedSender<(TopicPartition, i64)>,
+    reports: &Reports,
 ) {
     let tp = record.topic_partition();
     let offset = record.offset;
     match screen(shared, queue, record).await {
         Ok(Some(job)) => {
             inflight.start(&tp, offset);
-            tokio::spawn(execute(shared.clone(), job, done.clone()));
+            tokio::spawn(execute(shared.clone(), job, reports.clone()));
         }
         Ok(None) => inflight.skip(&tp, offset),
         Err(error) => {
@@ -159,7 +163,7 @@ async fn dispatch(
 
 /// Decides what to do with a message: `Some(job)` to run it; `None` when it was settled
 /// (dead-lettered, revoked, expired, or forwarded to wait for its ETA).
-async fn screen(shared: &WorkerShared, queue: &str, record: Record) -> Result<Option<Job>> {
+async fn screen(shared: &WorkerShared, queue: &Arc<str>, record: Record) -> Result<Option<Job>> {
     let settle = |delivery: Result<celeriac_topics::Delivery>| async move {
         match delivery {
             Ok(delivery) => delivery.await.map(drop).map_err(crate::Error::from),
@@ -257,10 +261,10 @@ async fn screen(shared: &WorkerShared, queue: &str, record: Record) -> Result<Op
         }
     }
     Ok(Some(Job {
-        message,
+        message: Arc::new(message),
         entry,
         content_type,
         record,
-        queue: queue.to_owned(),
+        queue: queue.clone(),
     }))
 }

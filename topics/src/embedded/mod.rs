@@ -31,7 +31,7 @@ use crate::log::{
     TransactionalProducer,
 };
 use crate::partitioner::partition_for_key;
-use crate::record::{CommitOffset, OutRecord, Position, Record, TopicPartition};
+use crate::record::{CommitOffset, OutRecord, Position, Record, TopicName, TopicPartition};
 
 use self::consumer::{EmbeddedConsumer, EmbeddedReader};
 use self::group::{lock, Groups};
@@ -266,7 +266,7 @@ impl Inner {
             HashMap::default();
         let records_cf = cf(&self.db, RECORDS)?;
         // Batches mostly go to one topic: look it up once per run of the same name.
-        let mut last: Option<(String, Arc<TopicState>)> = None;
+        let mut last: Option<(TopicName, Arc<TopicState>)> = None;
         let mut value = Vec::new();
         for record in records {
             let topic = match &last {

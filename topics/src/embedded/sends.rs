@@ -32,6 +32,9 @@ pub(super) struct SendQueue {
 struct QueueState {
     sends: Vec<QueuedSend>,
     closed: bool,
+    /// The writer sleeps on the condition variable: the next send wakes it (a send while it
+    /// writes needs no wake-up call, which is a system call).
+    writer_waiting: bool,
 }
 
 impl SendQueue {
@@ -39,7 +42,8 @@ impl SendQueue {
     pub(super) fn push(&self, send: QueuedSend) {
         let mut state = lock(&self.state);
         state.sends.push(send);
-        if state.sends.len() == 1 {
+        if state.writer_waiting {
+            state.writer_waiting = false;
             self.wake.notify_one();
         }
     }
@@ -59,11 +63,13 @@ impl SendQueue {
     fn wait(&self) -> bool {
         let mut state = lock(&self.state);
         while state.sends.is_empty() && !state.closed {
+            state.writer_waiting = true;
             state = self
                 .wake
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
+        state.writer_waiting = false;
         !state.closed
     }
 }

@@ -17,7 +17,7 @@ use rocksdb::{
 };
 
 use crate::error::{Error, Result};
-use crate::record::Record;
+use crate::record::{Record, TopicName};
 
 pub(super) const RECORDS: &str = "records";
 pub(super) const TOPICS: &str = "topics";
@@ -103,7 +103,7 @@ pub(super) fn encode_record_into(
 
 /// Decodes a stored record; `None` when the bytes are not one we wrote.
 pub(super) fn decode_record(
-    topic: &str,
+    topic: &TopicName,
     partition: i32,
     offset: i64,
     value: &[u8],
@@ -120,7 +120,7 @@ pub(super) fn decode_record(
         )
     };
     Some(Record {
-        topic: topic.to_owned(),
+        topic: topic.clone(),
         partition,
         offset,
         key,
@@ -237,7 +237,7 @@ pub(super) fn partition_bounds(db: &DB, topic: u32, partition: i32) -> Result<(i
 pub(super) fn read_range(
     db: &DB,
     topic_id: u32,
-    topic: &str,
+    topic: &TopicName,
     partition: i32,
     from: i64,
     end: i64,
@@ -299,24 +299,25 @@ mod tests {
     #[test]
     fn records_round_trip_with_and_without_key() {
         let value = encode_record(42, Some(b"k"), b"payload");
-        let record = decode_record("t", 3, 7, &value).expect("decodes");
+        let record = decode_record(&"t".into(), 3, 7, &value).expect("decodes");
         assert_eq!(record.key.as_deref(), Some(&b"k"[..]));
         assert_eq!(&record.payload[..], b"payload");
         assert_eq!(
             (record.timestamp_ms, record.offset, record.partition),
             (42, 7, 3)
         );
-        let keyless = decode_record("t", 0, 0, &encode_record(1, None, b"")).expect("decodes");
+        let keyless =
+            decode_record(&"t".into(), 0, 0, &encode_record(1, None, b"")).expect("decodes");
         assert_eq!(keyless.key, None);
         assert!(keyless.payload.is_empty());
     }
 
     #[test]
     fn corrupt_values_are_refused_not_panicked_on() {
-        assert!(decode_record("t", 0, 0, b"short").is_none());
+        assert!(decode_record(&"t".into(), 0, 0, b"short").is_none());
         let mut value = encode_record(1, Some(b"key"), b"x");
         value[8] = 0xfe; // a key length far past the end
-        assert!(decode_record("t", 0, 0, &value).is_none());
+        assert!(decode_record(&"t".into(), 0, 0, &value).is_none());
     }
 
     #[test]

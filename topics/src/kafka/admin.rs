@@ -403,7 +403,7 @@ pub(crate) fn offsets_in_order(
     let map: HashMap<(String, i32), Offset> = answer.to_topic_map();
     partitions
         .iter()
-        .map(|tp| match map.get(&(tp.topic.clone(), tp.partition)) {
+        .map(|tp| match map.get(&(tp.topic.to_string(), tp.partition)) {
             Some(Offset::Offset(offset)) if *offset >= 0 => Some(*offset),
             _ => None,
         })

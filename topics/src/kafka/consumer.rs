@@ -22,7 +22,7 @@ use super::{create, LogContext};
 use crate::config::KafkaConfig;
 use crate::error::{Error, Result};
 use crate::log::{Consumer, ConsumerConfig, ConsumerEvent, GroupMetadata, GroupMetadataInner};
-use crate::record::{CommitOffset, Record, TopicPartition};
+use crate::record::{CommitOffset, Record, TopicName, TopicPartition};
 
 /// What the consumer's callbacks share with `poll`: queued rebalance events, and a wake-up
 /// for the task waiting on an empty queue.
@@ -102,6 +102,8 @@ pub(crate) fn partitions_of(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
 #[derive(Default)]
 pub(crate) struct Copier {
     chunk: BytesMut,
+    /// The names of the topics read so far: each record shares its topic's.
+    topics: Vec<TopicName>,
 }
 
 /// Bytes per shared chunk.
@@ -124,10 +126,20 @@ impl Copier {
         self.chunk.split().freeze()
     }
 
+    /// The shared name of `topic` (a consumer reads few topics: a short list is enough).
+    fn topic(&mut self, topic: &str) -> TopicName {
+        if let Some(name) = self.topics.iter().find(|name| ***name == *topic) {
+            return name.clone();
+        }
+        let name: TopicName = topic.into();
+        self.topics.push(name.clone());
+        name
+    }
+
     /// A record as the log hands it out.
     pub(crate) fn record(&mut self, message: &BorrowedMessage<'_>) -> Record {
         Record {
-            topic: message.topic().to_owned(),
+            topic: self.topic(message.topic()),
             partition: message.partition(),
             offset: message.offset(),
             key: message.key().map(|key| self.copy(key)),

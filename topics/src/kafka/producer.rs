@@ -113,7 +113,7 @@ pub(crate) fn send(
 fn enqueue_error(error: KafkaError, record: &OutRecord) -> Error {
     match error.rdkafka_error_code() {
         Some(Code::UnknownTopic | Code::UnknownTopicOrPartition) => {
-            Error::UnknownTopic(record.topic.clone())
+            Error::UnknownTopic(record.topic.to_string())
         }
         Some(Code::UnknownPartition) => Error::UnknownPartition(TopicPartition::new(
             record.topic.clone(),

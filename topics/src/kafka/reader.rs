@@ -81,7 +81,7 @@ fn unknown(tp: &TopicPartition, error: KafkaError) -> Error {
     use rdkafka::types::RDKafkaErrorCode as Code;
     match error.rdkafka_error_code() {
         Some(Code::UnknownTopicOrPartition | Code::UnknownTopic) => {
-            Error::UnknownTopic(tp.topic.clone())
+            Error::UnknownTopic(tp.topic.to_string())
         }
         Some(Code::UnknownPartition) => Error::UnknownPartition(tp.clone()),
         _ => kafka("read partition")(error),
