@@ -448,3 +448,80 @@ on_both_backends! {
         second.shutdown().await.expect("clean shutdown");
     }
 }
+
+/// The worker's `processed` count, as `inspect stats` reports it.
+async fn processed(app: &App) -> i64 {
+    use celeriac::engine::inspect::{decode_body, InspectKind, WorkerStats};
+    let replies = app
+        .control()
+        .inspect(InspectKind::Stats, std::time::Duration::from_millis(500))
+        .await
+        .expect("inspect");
+    replies
+        .first()
+        .and_then(|reply| decode_body::<WorkerStats>(reply).ok())
+        .map_or(-1, |stats| stats.processed)
+}
+
+/// Embedded only: there a topic deleted under a running worker is gone at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_the_log_refused_is_recorded_once_the_log_takes_it() {
+    let test = support::app(support::Backend::Embedded).await;
+    let app = &test.app;
+    let runs = Arc::new(AtomicU32::new(0));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let started = Arc::new(tokio::sync::Notify::new());
+    let (counted, opened, told) = (runs.clone(), gate.clone(), started.clone());
+    let task = app
+        .task("gated_once", move |(): ()| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let (gate, started) = (opened.clone(), told.clone());
+            async move {
+                started.notify_one();
+                let permit = gate.acquire().await;
+                permit
+                    .map_err(|e| TaskError::new("Gate", e.to_string()))?
+                    .forget();
+                Ok(5)
+            }
+        })
+        .expect("register");
+    // No coordinator yet: the one started below reads the events topic as it is then.
+    let worker = app.worker().coordinator(false).spawn();
+    let result = task.delay(()).await.expect("sent");
+    started.notified().await;
+    // The outcome's topic goes away while the task runs: its event is refused.
+    let events = app.names().events().to_string();
+    app.log().delete_topics(&[events]).await.expect("delete");
+    gate.add_permits(1);
+    let deadline = tokio::time::Instant::now() + secs(30);
+    while processed(app).await < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the attempt never finished"
+        );
+    }
+    assert!(
+        !result.ready().await.expect("state"),
+        "nothing recorded while the log refuses"
+    );
+    app.log()
+        .create_topics(&app.names().core_topics())
+        .await
+        .expect("topics back");
+    let coordinator = app.worker().queues(["unused"]).spawn();
+    assert_eq!(
+        result
+            .get(secs(30))
+            .await
+            .expect("recorded once the log takes it"),
+        5
+    );
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "recorded without running again"
+    );
+    worker.shutdown().await.expect("clean shutdown");
+    coordinator.shutdown().await.expect("clean shutdown");
+}

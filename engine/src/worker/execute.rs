@@ -71,8 +71,8 @@ pub(crate) async fn execute(shared: Arc<WorkerShared>, job: Job, reports: Report
             None => return, // abandoned at shutdown: its offset stays uncommitted
         }
     };
-    shared.count_processed();
     let deliveries = produce_outcome(&shared, &job, &outcome);
+    shared.count_processed(); // after the outcome went to the log (or was refused)
     reports.pending(Pending {
         deliveries,
         job,
