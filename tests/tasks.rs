@@ -449,18 +449,17 @@ on_both_backends! {
     }
 }
 
-/// The worker's `processed` count, as `inspect stats` reports it.
-async fn processed(app: &App) -> i64 {
+/// The worker's `processed` count, as `inspect stats` reports it (`None`: no answer within
+/// the half second the inspection waits).
+async fn processed(app: &App) -> Option<i64> {
     use celeriac::engine::inspect::{decode_body, InspectKind, WorkerStats};
     let replies = app
         .control()
         .inspect(InspectKind::Stats, std::time::Duration::from_millis(500))
         .await
         .expect("inspect");
-    replies
-        .first()
-        .and_then(|reply| decode_body::<WorkerStats>(reply).ok())
-        .map_or(-1, |stats| stats.processed)
+    let reply = replies.first()?;
+    Some(decode_body::<WorkerStats>(reply).expect("stats").processed)
 }
 
 /// Embedded only: there a topic deleted under a running worker is gone at once.
@@ -494,8 +493,9 @@ async fn an_outcome_the_log_refused_is_recorded_once_the_log_takes_it() {
     let events = app.names().events().to_string();
     app.log().delete_topics(&[events]).await.expect("delete");
     gate.add_permits(1);
+    // Counted once its outcome went to the log, which refused it.
     let deadline = tokio::time::Instant::now() + secs(30);
-    while processed(app).await < 1 {
+    while processed(app).await != Some(1) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the attempt never finished"
@@ -504,6 +504,21 @@ async fn an_outcome_the_log_refused_is_recorded_once_the_log_takes_it() {
     assert!(
         !result.ready().await.expect("state"),
         "nothing recorded while the log refuses"
+    );
+    // The worker commits every 100 ms; an inspection waits 500 ms for answers. Had it taken
+    // the refused outcome for durable, it would have committed past the message by now.
+    assert_eq!(processed(app).await, Some(1), "one attempt, not run again");
+    let tasks = app.names().tasks("default");
+    let partitions: Vec<_> = (0..2).map(|p| TopicPartition::new(&tasks, p)).collect();
+    let group = app.names().worker_group("default");
+    let committed = app
+        .log()
+        .committed_offsets(&group, &partitions)
+        .await
+        .expect("offsets");
+    assert!(
+        committed.iter().all(|offset| offset.unwrap_or(0) == 0),
+        "nothing committed past the only message while its outcome is refused: {committed:?}"
     );
     app.log()
         .create_topics(&app.names().core_topics())

@@ -137,17 +137,16 @@ impl TopicNames {
     pub fn core_topics(&self) -> Vec<TopicSpec> {
         let p = self.coordinator_partitions;
         vec![
-            TopicSpec::new(&*self.workflows(), p)
+            TopicSpec::new(self.workflows(), p)
                 .config("max.message.bytes", WORKFLOW_MAX_BYTES.to_string()),
-            TopicSpec::new(&*self.timers(), p),
-            TopicSpec::new(&*self.events(), p),
-            TopicSpec::new(&*self.results(), p).config("cleanup.policy", "compact"),
-            TopicSpec::new(&*self.control(), 1)
+            TopicSpec::new(self.timers(), p),
+            TopicSpec::new(self.events(), p),
+            TopicSpec::new(self.results(), p).config("cleanup.policy", "compact"),
+            TopicSpec::new(self.control(), 1)
                 .config("retention.ms", (7 * 24 * 3600 * 1000i64).to_string()),
-            TopicSpec::new(&*self.replies(), 1)
-                .config("retention.ms", (3600 * 1000i64).to_string()),
-            TopicSpec::new(&*self.dead(), 1),
-            TopicSpec::new(&*self.beat(), 1),
+            TopicSpec::new(self.replies(), 1).config("retention.ms", (3600 * 1000i64).to_string()),
+            TopicSpec::new(self.dead(), 1),
+            TopicSpec::new(self.beat(), 1),
         ]
     }
 

@@ -111,11 +111,11 @@ impl Codec {
             Ok(mut scratch) => {
                 scratch.clear();
                 self.encode_into(record, &mut scratch)?;
-                let out = scratch.to_vec();
                 if scratch.capacity() > SCRATCH_KEEP {
-                    *scratch = Vec::new(); // a huge record's buffer is not kept
+                    // A large record takes the buffer it grew (no copy); it is not kept.
+                    return Ok(std::mem::take(&mut *scratch));
                 }
-                Ok(out)
+                Ok(scratch.to_vec())
             }
             // Re-entered (encoding inside encoding cannot happen today): a buffer of its own.
             Err(_) => {

@@ -30,9 +30,9 @@ pub struct TopicSpec {
 
 impl TopicSpec {
     /// A topic with `partitions` partitions and default configs.
-    pub fn new(name: impl Into<String>, partitions: i32) -> Self {
+    pub fn new(name: impl AsRef<str>, partitions: i32) -> Self {
         Self {
-            name: name.into(),
+            name: name.as_ref().to_owned(),
             partitions,
             configs: BTreeMap::new(),
         }

@@ -45,6 +45,18 @@ impl IntoTopicName for &String {
     }
 }
 
+impl IntoTopicName for Box<str> {
+    fn into_topic_name(self) -> TopicName {
+        self.into()
+    }
+}
+
+impl IntoTopicName for std::borrow::Cow<'_, str> {
+    fn into_topic_name(self) -> TopicName {
+        self.into()
+    }
+}
+
 /// A partition of a topic: the unit of order, assignment and offsets.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicPartition {

@@ -115,7 +115,6 @@ impl App {
             .unwrap_or_else(|| self.inner.default_queue.clone())
     }
 
-    /// Creates the topic of `queue` if this process has not seen it yet.
     /// The topic of `queue`'s tasks (`<prefix>.tasks.<queue>`), shared.
     pub(crate) fn task_topic(&self, queue: &str) -> TopicName {
         let mut topics = crate::lock(&self.inner.task_topics);
@@ -127,6 +126,7 @@ impl App {
         topic
     }
 
+    /// Creates the topic of `queue` if this process has not seen it yet.
     pub(crate) async fn ensure_queue(&self, queue: &str) -> Result<()> {
         if crate::lock(&self.inner.queues_ready).contains(queue) {
             return Ok(());

@@ -61,11 +61,11 @@ pub(crate) struct Attempt {
     pub(crate) message: Arc<TaskMessage>,
     /// The queue it came from.
     pub(crate) queue: Arc<str>,
-    /// Where it was read.
+    /// The topic it was read from.
     pub(crate) topic: TopicName,
-    /// Where it was read.
+    /// Its partition there.
     pub(crate) partition: i32,
-    /// Where it was read.
+    /// Its offset in that partition.
     pub(crate) offset: i64,
     /// The worker running it.
     pub(crate) hostname: Arc<str>,

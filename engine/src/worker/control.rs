@@ -149,7 +149,7 @@ fn set_rate_limit(shared: &WorkerShared, command: &ControlCommand) {
     match rate.parse::<RateLimit>() {
         Ok(rate) => {
             lock(&shared.rate_limits).insert(task.clone(), TokenBucket::new(rate));
-            shared.rate_limits_set.store(true, Ordering::Relaxed);
+            shared.rate_limit_commanded.store(true, Ordering::Relaxed);
         }
         Err(error) => tracing::warn!(%error, "rate_limit command ignored"),
     }

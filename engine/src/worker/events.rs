@@ -56,13 +56,16 @@ pub(crate) fn failure(
 
 /// Queues an event on the events topic (key: root id); the delivery resolves when durable.
 pub(crate) fn send_event(shared: &WorkerShared, event: &TaskEvent) -> Result<Delivery> {
-    let names = &shared.app.inner.names;
-    let record = OutRecord::keyed(
-        names.events(),
+    Ok(shared.app.inner.log.send(event_record(shared, event)?)?)
+}
+
+/// The record of an event on the events topic (key: root id).
+pub(crate) fn event_record(shared: &WorkerShared, event: &TaskEvent) -> Result<OutRecord> {
+    Ok(OutRecord::keyed(
+        shared.app.inner.names.events(),
         crate::coordinator::record_key(&event.root_id),
         Bytes::from(event.encode()?),
-    );
-    Ok(shared.app.inner.log.send(record)?)
+    ))
 }
 
 /// Sends `original` to the dead-letter topic with the reason.
@@ -73,6 +76,18 @@ pub(crate) fn dead_letter(
     reason: String,
     task_id: Option<Uuid>,
 ) -> Result<Delivery> {
+    let letter = dead_letter_record(shared, record, kind, reason, task_id)?;
+    Ok(shared.app.inner.log.send(letter)?)
+}
+
+/// The record that dead-letters `record` with the reason (key: the task id when known).
+pub(crate) fn dead_letter_record(
+    shared: &WorkerShared,
+    record: &celeriac_topics::Record,
+    kind: DeadLetterKind,
+    reason: String,
+    task_id: Option<Uuid>,
+) -> Result<OutRecord> {
     let letter = DeadLetter {
         original: record.payload.to_vec(),
         source_topic: record.topic.to_string(),
@@ -89,11 +104,11 @@ pub(crate) fn dead_letter(
         || format!("{}:{}:{}", record.topic, record.partition, record.offset),
         |id| id.to_string(),
     );
-    Ok(shared.app.inner.log.send(OutRecord::keyed(
+    Ok(OutRecord::keyed(
         names.dead(),
         key,
         Bytes::from(letter.encode()?),
-    ))?)
+    ))
 }
 
 /// Sends a heartbeat every `every` until the worker stops (the first one is sent before the

@@ -1,5 +1,6 @@
-//! Running one task: rate limit, time limits, panics, and the outcome as events — a result,
-//! a retry on the timers path, or a failure (dead-lettered when retries ran out).
+//! Running one task: rate limit, time limits, panics, and the outcome as records — a result
+//! event, a retry on the timers path, or a failure (dead-lettered when retries ran out) —
+//! handed to the queue's [reporter](super::report) once sent.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,9 +10,9 @@ use celeriac_schemas::{now_millis, ContentType, DeadLetterKind, TaskEventKind, T
 use futures::FutureExt as _;
 use tokio::time::Instant;
 
-use super::events::{dead_letter, event, failure, send_event};
+use super::events::{dead_letter_record, event, event_record, failure, send_event};
 use super::rate_limit::TokenBucket;
-use super::report::{Deliveries, Pending, Reports};
+use super::report::{Deliveries, OutcomeRecords, Pending, Reporter};
 use super::WorkerShared;
 use crate::registry::TaskEntry;
 use crate::task::{Attempt, Ctx, TaskBody, TaskError};
@@ -36,9 +37,9 @@ pub(crate) enum Outcome {
     Terminated,
 }
 
-/// Runs `job` and hands its outcome's records to the queue's reporter, which tells the
-/// queue loop once they are durable.
-pub(crate) async fn execute(shared: Arc<WorkerShared>, job: Job, reports: Reports) {
+/// Runs `job`, sends its outcome's records and hands their deliveries to the queue's
+/// reporter, which tells the queue loop once they are durable.
+pub(crate) async fn execute(shared: Arc<WorkerShared>, job: Job, reporter: Reporter) {
     let permit = match shared.semaphore.try_acquire() {
         Ok(permit) if !rate_limited(&shared, &job.entry) => Ok(permit),
         quick => {
@@ -71,9 +72,10 @@ pub(crate) async fn execute(shared: Arc<WorkerShared>, job: Job, reports: Report
             None => return, // abandoned at shutdown: its offset stays uncommitted
         }
     };
-    let deliveries = produce_outcome(&shared, &job, &outcome);
+    let log = shared.app.inner.log.as_ref();
+    let deliveries = outcome_records(&shared, &job, &outcome).map(|r| Deliveries::send(log, r));
     shared.count_processed(); // after the outcome went to the log (or was refused)
-    reports.pending(Pending {
+    reporter.hand_in(Pending {
         deliveries,
         job,
         outcome,
@@ -89,7 +91,7 @@ pub(crate) struct Reserved {
 
 /// True when a token must be taken before `entry` runs.
 fn rate_limited(shared: &WorkerShared, entry: &TaskEntry) -> bool {
-    entry.options.rate_limit.is_some() || shared.rate_limits_set.load(Ordering::Relaxed)
+    entry.options.rate_limit.is_some() || shared.rate_limit_commanded.load(Ordering::Relaxed)
 }
 
 async fn wait_for_rate_limit(shared: &WorkerShared, entry: &TaskEntry) {
@@ -268,9 +270,12 @@ fn panic_error(payload: Box<dyn std::any::Any + Send>) -> TaskError {
     TaskError::new("Panic", message)
 }
 
-/// Queues the outcome's records on the log: their deliveries, or why they could not be
-/// queued.
-fn produce_outcome(shared: &WorkerShared, job: &Job, outcome: &Outcome) -> Result<Deliveries> {
+/// The records an outcome becomes, not yet sent.
+pub(crate) fn outcome_records(
+    shared: &WorkerShared,
+    job: &Job,
+    outcome: &Outcome,
+) -> Result<OutcomeRecords> {
     let message = &job.message;
     match outcome {
         Outcome::Success(bytes) => {
@@ -279,53 +284,27 @@ fn produce_outcome(shared: &WorkerShared, job: &Job, outcome: &Outcome) -> Resul
                 succeeded.result = Some(bytes.clone());
                 succeeded.content_type = Some(job.content_type.as_str().to_owned());
             }
-            Ok(Deliveries::one(send_event(shared, &succeeded)?))
+            Ok([Some(event_record(shared, &succeeded)?), None])
         }
         Outcome::Terminated => {
             let error = TaskError::new("Terminated", "revoked by a control command");
-            Ok(Deliveries::one(send_event(
-                shared,
-                &failure(shared, message, TaskEventKind::Revoked, &error),
-            )?))
+            let revoked = failure(shared, message, TaskEventKind::Revoked, &error);
+            Ok([Some(event_record(shared, &revoked)?), None])
         }
         Outcome::Failure(error) => failure_records(shared, job, error),
     }
 }
 
-/// Produces the outcome's records again until they are durable. False if the worker is
-/// shutting down before they could be written (the message will run again).
-pub(crate) async fn report_again(shared: &WorkerShared, job: &Job, outcome: &Outcome) -> bool {
-    loop {
-        let durable = match produce_outcome(shared, job, outcome) {
-            Ok(deliveries) => deliveries.durable().await,
-            Err(error) => Err(error),
-        };
-        match durable {
-            Ok(()) => return true,
-            Err(error) if shared.cancel.is_cancelled() => {
-                tracing::warn!(%error, task_id = %job.message.id, "outcome not recorded before shutdown; the task will run again");
-                return false;
-            }
-            Err(error) => {
-                tracing::warn!(%error, task_id = %job.message.id, "recording the outcome failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-    }
-}
-
 /// A failed attempt: a retry if the error asks for one (or matches `autoretry_for`) and the
 /// budget allows, else a failure — dead-lettered when it was a retry that ran out.
-fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Result<Deliveries> {
+fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Result<OutcomeRecords> {
     let message = &job.message;
     let options = &job.entry.options;
     let wants_retry =
         error.retry_request().is_some() || options.autoretry_for.iter().any(|k| k == error.kind());
     if !wants_retry {
-        return Ok(Deliveries::one(send_event(
-            shared,
-            &failure(shared, message, TaskEventKind::Failed, error),
-        )?));
+        let failed = failure(shared, message, TaskEventKind::Failed, error);
+        return Ok([Some(event_record(shared, &failed)?), None]);
     }
     let mut policy = options.clone();
     if let Some(max) = message.max_retries {
@@ -350,10 +329,7 @@ fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Resul
             let retry_record = shared.app.route_record(&next)?;
             let mut retried = failure(shared, message, TaskEventKind::Retried, error);
             retried.next_eta = next.eta;
-            Ok(Deliveries::two(
-                shared.app.inner.log.send(retry_record)?,
-                send_event(shared, &retried)?,
-            ))
+            Ok([Some(retry_record), Some(event_record(shared, &retried)?)])
         }
         None => {
             let exhausted = if error.retry_request().is_some() {
@@ -370,19 +346,17 @@ fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Resul
                 error.clone()
             };
             let reason = format!("retries exhausted after {retries}: {exhausted}");
-            Ok(Deliveries::two(
-                send_event(
-                    shared,
-                    &failure(shared, message, TaskEventKind::Failed, &exhausted),
-                )?,
-                dead_letter(
+            let failed = failure(shared, message, TaskEventKind::Failed, &exhausted);
+            Ok([
+                Some(event_record(shared, &failed)?),
+                Some(dead_letter_record(
                     shared,
                     &job.record,
                     DeadLetterKind::RetriesExhausted,
                     reason,
                     Some(message.id),
-                )?,
-            ))
+                )?),
+            ])
         }
     }
 }

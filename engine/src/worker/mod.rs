@@ -62,8 +62,9 @@ pub(crate) struct WorkerShared {
     pub(crate) cancel: CancellationToken,
     pub(crate) revocations: Revocations,
     pub(crate) rate_limits: Mutex<HashMap<String, TokenBucket>>,
-    /// Set once a control command has set a rate limit: every task looks for one then.
-    pub(crate) rate_limits_set: AtomicBool,
+    /// Set once a control command has set a rate limit (and never cleared): from then on
+    /// every task looks for a limit before it starts.
+    pub(crate) rate_limit_commanded: AtomicBool,
     pub(crate) active: Mutex<crate::IdMap<(execute::Running, futures::future::AbortHandle)>>,
     pub(crate) processed: AtomicI64,
     pub(crate) send_events: bool,
@@ -177,7 +178,7 @@ impl WorkerBuilder {
             cancel: cancel.clone(),
             revocations,
             rate_limits: Mutex::new(HashMap::new()),
-            rate_limits_set: AtomicBool::new(false),
+            rate_limit_commanded: AtomicBool::new(false),
             active: Mutex::default(),
             processed: AtomicI64::new(0),
             send_events: self.send_events,

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::events::{dead_letter, event, failure, send_event};
 use super::execute::{execute, Job};
 use super::inflight::InFlight;
-use super::report::{spawn_reporter, Reports};
+use super::report::{spawn_reporter, Reporter};
 use super::WorkerShared;
 use crate::task::TaskError;
 use crate::Result;
@@ -34,7 +34,7 @@ pub(crate) async fn run(
         .client_id(shared.app.hostname().to_owned());
     let consumer = shared.app.inner.log.consumer(config).await?;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let reports = spawn_reporter(shared.clone(), done_tx);
+    let reporter = spawn_reporter(shared.clone(), done_tx);
     let queue_name: Arc<str> = queue.as_str().into();
     let mut inflight = InFlight::default();
     let mut paused = false;
@@ -61,7 +61,7 @@ pub(crate) async fn run(
         match polled {
             Ok(ConsumerEvent::Records(records)) => {
                 for record in records {
-                    dispatch(&shared, &queue_name, record, &mut inflight, &reports).await;
+                    dispatch(&shared, &queue_name, record, &mut inflight, &reporter).await;
                 }
             }
             Ok(ConsumerEvent::Assigned(_)) => paused = false,
@@ -74,7 +74,7 @@ pub(crate) async fn run(
             }
         }
     }
-    drop(reports); // the reporter ends once the last attempt has handed in its outcome
+    drop(reporter); // the reporter ends once the last attempt has handed in its outcome
     drain(
         &shared,
         consumer.as_ref(),
@@ -118,17 +118,30 @@ async fn drain(
     grace: Duration,
 ) {
     let deadline = Instant::now() + grace;
+    let mut reporter_ended = false;
     while inflight.running() > 0 {
         match tokio::time::timeout_at(deadline, done.recv()).await {
             Ok(Some((tp, offset))) => inflight.finish(&tp, offset),
-            Ok(None) | Err(_) => break,
+            Ok(None) => {
+                reporter_ended = true;
+                break;
+            }
+            Err(_) => break,
         }
     }
-    if inflight.running() > 0 {
+    if inflight.running() > 0 && reporter_ended {
+        // Every attempt has ended; these outcomes (or dead letters) were not recorded.
+        tracing::warn!(
+            unrecorded = inflight.running(),
+            "messages whose outcome was not recorded will run again"
+        );
+    } else if inflight.running() > 0 {
         tracing::warn!(
             running = inflight.running(),
             "grace period over; unfinished tasks will run again"
         );
+        // Nothing more starts (messages waiting for a slot give up) and running ones stop.
+        shared.semaphore.close();
         for (_, (_, abort)) in crate::lock(&shared.active).drain() {
             abort.abort();
         }
@@ -142,14 +155,14 @@ async fn dispatch(
     queue: &Arc<str>,
     record: Record,
     inflight: &mut InFlight,
-    reports: &Reports,
+    reporter: &Reporter,
 ) {
     let tp = record.topic_partition();
     let offset = record.offset;
     match screen(shared, queue, record).await {
         Ok(Some(job)) => {
             inflight.start(&tp, offset);
-            tokio::spawn(execute(shared.clone(), job, reports.clone()));
+            tokio::spawn(execute(shared.clone(), job, reporter.clone()));
         }
         Ok(None) => inflight.skip(&tp, offset),
         Err(error) => {
