@@ -1,5 +1,6 @@
 //! The embedded log keeps what it acknowledged across a restart of the process: records,
-//! committed offsets, topic configs and transactional writes.
+//! committed offsets, topic configs and transactional writes; and, as Kafka does, it forgets
+//! a deleted topic's committed offsets with its records.
 
 use std::time::Duration;
 
@@ -126,4 +127,53 @@ async fn a_fenced_transactional_producer_cannot_commit() {
         0,
         "nothing of the zombie's transaction is visible"
     );
+}
+
+#[tokio::test]
+async fn a_topic_created_again_is_read_from_its_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = EmbeddedLog::open(EmbeddedConfig::new(dir.path())).expect("open");
+    let tp = TopicPartition::new("again", 0);
+    let other = TopicPartition::new("kept", 0);
+    let specs = [TopicSpec::new("again", 1), TopicSpec::new("kept", 1)];
+    log.create_topics(&specs).await.expect("create");
+    for (t, next) in [(&tp, 3), (&other, 2)] {
+        log.send_batch(
+            (0..next)
+                .map(|i| OutRecord::keyed(&*t.topic, "k", format!("v{i}")))
+                .collect(),
+        )
+        .await
+        .expect("send");
+        let consumer = log
+            .consumer(ConsumerConfig::new("g", [&*t.topic]))
+            .await
+            .expect("consumer");
+        drain(consumer.as_ref(), usize::try_from(next).expect("small")).await;
+        let commit = CommitOffset {
+            tp: t.clone(),
+            next,
+        };
+        consumer.commit(&[commit]).await.expect("commit");
+        consumer.close().await.expect("close");
+    }
+    log.delete_topics(&["again".to_owned()])
+        .await
+        .expect("delete");
+    log.create_topics(&specs[..1]).await.expect("create again");
+    let both = [tp.clone(), other.clone()];
+    assert_eq!(
+        log.committed_offsets("g", &both).await.expect("offsets"),
+        vec![None, Some(2)],
+        "the deleted topic's offset went with it; the other topic's stayed"
+    );
+    log.send_batch(vec![OutRecord::keyed("again", "k", "new")])
+        .await
+        .expect("send");
+    let consumer = log
+        .consumer(ConsumerConfig::new("g", ["again"]))
+        .await
+        .expect("consumer");
+    let read = drain(consumer.as_ref(), 1).await;
+    assert_eq!((read[0].offset, &read[0].payload[..]), (0, &b"new"[..]));
 }

@@ -446,6 +446,7 @@ impl Inner {
         let mut batch = WriteBatch::default();
         batch.delete_cf(cf(&self.db, TOPICS)?, name.as_bytes());
         store::delete_topic_records(&self.db, &mut batch, topic.id)?;
+        store::delete_topic_offsets(&self.db, &mut batch, name)?;
         self.db.write(batch).map_err(|e| storage(&self.path, e))?;
         Ok(true)
     }

@@ -292,9 +292,40 @@ pub(super) fn delete_topic_records(db: &DB, batch: &mut WriteBatch, topic: u32) 
     Ok(())
 }
 
+/// Deletes every group's committed offsets in `topic` (as Kafka does when a topic is
+/// deleted: a topic created again under the name is read from the start).
+pub(super) fn delete_topic_offsets(db: &DB, batch: &mut WriteBatch, topic: &str) -> Result<()> {
+    let offsets = cf(db, OFFSETS)?;
+    for item in db.iterator_cf(offsets, IteratorMode::Start) {
+        let (key, _) = item.map_err(|e| storage(db.path(), e))?;
+        if offset_key_topic(&key) == Some(topic.as_bytes()) {
+            batch.delete_cf(offsets, &key);
+        }
+    }
+    Ok(())
+}
+
+/// The topic part of an offset key.
+fn offset_key_topic(key: &[u8]) -> Option<&[u8]> {
+    let after_group = key.iter().position(|b| *b == 0)? + 1;
+    let rest = key.get(after_group..)?;
+    let end = rest.len().checked_sub(5)?; // `\0` and the partition's four bytes
+    (rest.get(end) == Some(&0)).then(|| &rest[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offset_keys_name_their_topic() {
+        for partition in [0, 1, 256, i32::MAX] {
+            let key = offset_key("group", "topic.x", partition);
+            assert_eq!(offset_key_topic(&key), Some(&b"topic.x"[..]));
+        }
+        assert_eq!(offset_key_topic(b"no separator"), None);
+        assert_eq!(offset_key_topic(b"g\0t"), None);
+    }
 
     #[test]
     fn records_round_trip_with_and_without_key() {
