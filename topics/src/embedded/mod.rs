@@ -242,15 +242,22 @@ impl Inner {
         }))
     }
 
-    /// Writes every queued send in one batch; the caller holds the append lock.
+    /// Writes every queued send in one batch and tells the senders; the caller holds the
+    /// append lock.
     fn write_queued_locked(&self) {
+        if let Some((senders, written)) = self.write_queued_undelivered_locked() {
+            sends::deliver(&self.path, senders, written);
+        }
+    }
+
+    /// Writes every queued send in one batch; the senders are told by the caller.
+    fn write_queued_undelivered_locked(&self) -> Option<sends::Written> {
         let queued = self.sends.take();
         if queued.is_empty() {
-            return;
+            return None;
         }
         let (records, senders): (Vec<_>, Vec<_>) = queued.into_iter().unzip();
-        let written = self.write_locked(records, &[]);
-        sends::deliver(&self.path, senders, written);
+        Some((senders, self.write_locked(records, &[])))
     }
 
     /// Allocates offsets and writes `records` and `offsets` in one write batch; the caller

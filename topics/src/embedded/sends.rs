@@ -21,6 +21,12 @@ use crate::record::{OutRecord, Position};
 /// One queued send and where its delivery goes.
 pub(super) type QueuedSend = (OutRecord, oneshot::Sender<Result<Position>>);
 
+/// Sends written together: where their deliveries go, and where they landed.
+pub(super) type Written = (
+    Vec<oneshot::Sender<Result<Position>>>,
+    Result<Vec<Position>>,
+);
+
 /// Sends waiting for the writer.
 #[derive(Default)]
 pub(super) struct SendQueue {
@@ -81,8 +87,18 @@ pub(super) fn spawn_writer(inner: Weak<Inner>, queue: Arc<SendQueue>) -> std::io
         .spawn(move || {
             while queue.wait() {
                 let Some(inner) = inner.upgrade() else { break };
-                let _ordered = lock(&inner.append_lock);
-                inner.write_queued_locked();
+                let written = {
+                    let _ordered = lock(&inner.append_lock);
+                    inner.write_queued_undelivered_locked()
+                };
+                let path = inner.path.clone();
+                // Let go of the log before waking anyone: a sender that then drops the last
+                // handle closes the store on its own thread, not on this one while the
+                // process exits (RocksDB aborts on a mutex torn down under it).
+                drop(inner);
+                if let Some((senders, written)) = written {
+                    deliver(&path, senders, written);
+                }
             }
         })
         .map(drop)
