@@ -189,7 +189,7 @@ impl AppBuilder {
         }
         log.create_topics(&names.core_topics()).await?;
         let hostname = self.hostname.unwrap_or_else(default_hostname);
-        let results = ResultReader::new(log.clone(), names.results().to_string());
+        let results = ResultReader::new(log.clone(), names.results());
         Ok(App {
             inner: Arc::new(AppInner {
                 log,

@@ -9,7 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use celeriac_schemas::{now_millis, Record as _, TaskResult};
 use celeriac_topics::{
-    partition_for_key, ConsumerConfig, ConsumerEvent, Log, Record, StartFrom, TopicPartition,
+    partition_for_key, ConsumerConfig, ConsumerEvent, Log, Record, StartFrom, TopicName,
+    TopicPartition,
 };
 use tokio::sync::{oneshot, OnceCell};
 use uuid::Uuid;
@@ -25,7 +26,7 @@ const MARGIN_MS: i64 = 60_000;
 /// Tails the results topic for one app.
 pub(crate) struct ResultReader {
     log: Arc<dyn Log>,
-    topic: String,
+    topic: TopicName,
     cache: Arc<Mutex<Cache>>,
     started: OnceCell<()>,
 }
@@ -39,7 +40,7 @@ struct ScanFrom {
 }
 
 impl ResultReader {
-    pub(crate) fn new(log: Arc<dyn Log>, topic: String) -> Self {
+    pub(crate) fn new(log: Arc<dyn Log>, topic: TopicName) -> Self {
         Self {
             log,
             topic,
@@ -58,8 +59,8 @@ impl ResultReader {
                 // Every partition is sought to `since` once assigned. Should the log's own
                 // start position land after the seek, Earliest only means reading more;
                 // Latest could skip results recorded in between.
-                let config = ConsumerConfig::new(group, [self.topic.clone()])
-                    .start_from(StartFrom::Earliest);
+                let config =
+                    ConsumerConfig::new(group, [&self.topic]).start_from(StartFrom::Earliest);
                 let consumer = self.log.consumer(config).await?;
                 tokio::spawn(tail(self.log.clone(), consumer, self.cache.clone(), since));
                 Ok::<(), Error>(())
@@ -119,7 +120,7 @@ impl ResultReader {
             scan.ids.insert(id);
         }
         for (partition, scan) in scans {
-            let tp = TopicPartition::new(self.topic.clone(), partition);
+            let tp = TopicPartition::new(&self.topic, partition);
             let mut from = scan.offset.unwrap_or(i64::MAX);
             if let Some(sent_at) = scan.sent_at {
                 from = from.min(self.log.offset_for_time(&tp, sent_at - MARGIN_MS).await?);
@@ -158,7 +159,7 @@ impl ResultReader {
 
     /// Reads `id`'s record at `at` and hands it to its waiters.
     async fn fetch(&self, id: &Uuid, at: Position) -> Result<Option<Bytes>> {
-        let tp = TopicPartition::new(self.topic.clone(), at.partition);
+        let tp = TopicPartition::new(&self.topic, at.partition);
         let mut reader = self.log.read_partition(&tp, at.offset).await?;
         while let Some(batch) = reader.next_batch().await? {
             let Some(record) = batch.iter().find(|r| r.offset >= at.offset) else {
@@ -179,7 +180,7 @@ impl ResultReader {
     /// Reads `id`'s partition from its send time to the end, recording what it finds.
     async fn scan_history(&self, id: Uuid, sent_at: i64) -> Result<()> {
         let partitions = self.log.describe_topic(&self.topic).await?.partitions;
-        let tp = TopicPartition::new(self.topic.clone(), partition_of(&id, partitions));
+        let tp = TopicPartition::new(&self.topic, partition_of(&id, partitions));
         let from = self.log.offset_for_time(&tp, sent_at - MARGIN_MS).await?;
         self.scan(&tp, from, &HashSet::from([id])).await
     }

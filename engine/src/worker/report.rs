@@ -109,9 +109,8 @@ async fn report(
                     let _ = done.send(position(&job));
                 }
                 Err((unsettled, error)) => {
-                    tracing::warn!(%error, task_id = %job.message.id, "recording the outcome failed; retrying");
-                    let retry = send_again(shared.clone(), job, outcome, unsettled, done.clone());
-                    tokio::spawn(retry);
+                    let retry = Retry { job, outcome, unsettled, error };
+                    tokio::spawn(send_again(shared.clone(), retry, done.clone()));
                 }
             },
             else => break,
@@ -133,16 +132,29 @@ fn position(job: &Job) -> (TopicPartition, i64) {
     (job.record.topic_partition(), job.record.offset)
 }
 
+/// An outcome the log refused: which of its records, and why.
+struct Retry {
+    job: Job,
+    outcome: Outcome,
+    unsettled: Unsettled,
+    error: Error,
+}
+
 /// Sends an outcome's unsettled records again until they are durable, then tells `done`;
 /// gives up at shutdown (the message then runs again).
 async fn send_again(
     shared: Arc<WorkerShared>,
-    job: Job,
-    outcome: Outcome,
-    mut unsettled: Unsettled,
+    retry: Retry,
     done: UnboundedSender<(TopicPartition, i64)>,
 ) {
+    let Retry {
+        job,
+        outcome,
+        mut unsettled,
+        mut error,
+    } = retry;
     loop {
+        tracing::warn!(%error, task_id = %job.message.id, "recording the outcome failed; retrying");
         let stopping = tokio::select! {
             () = tokio::time::sleep(RETRY_EVERY) => false,
             () = shared.cancel.cancelled() => true,
@@ -153,8 +165,8 @@ async fn send_again(
         }
         let records = match outcome_records(&shared, &job, &outcome) {
             Ok(records) => records,
-            Err(error) => {
-                tracing::warn!(%error, task_id = %job.message.id, "recording the outcome failed; retrying");
+            Err(refused) => {
+                error = refused;
                 continue;
             }
         };
@@ -171,9 +183,9 @@ async fn send_again(
                 let _ = done.send(position(&job));
                 return;
             }
-            Err((still, error)) => {
-                tracing::warn!(%error, task_id = %job.message.id, "recording the outcome failed; retrying");
+            Err((still, refused)) => {
                 unsettled = still;
+                error = refused;
             }
         }
     }
