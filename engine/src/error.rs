@@ -32,6 +32,9 @@ pub enum Error {
     /// A configuration value is invalid.
     #[error("configuration: {0}")]
     Config(String),
+    /// A queue name that cannot name a topic.
+    #[error("invalid queue name {0:?}: use 1 to 200 ASCII letters, digits, '.', '_' or '-'")]
+    InvalidQueue(String),
     /// No task of this name is registered.
     #[error("unknown task {0:?}: register it with app.task(..) in the worker's binary")]
     UnknownTask(String),

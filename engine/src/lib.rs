@@ -12,6 +12,7 @@
 
 mod app;
 pub mod beat;
+pub mod config;
 pub mod coordinator;
 mod demo;
 mod error;
@@ -25,11 +26,12 @@ mod task;
 mod worker;
 
 pub use app::{App, AppBuilder, SendOptions, StepState, WorkflowHandle};
+pub use config::Config;
 pub use error::{Error, Result};
 pub use inspect::{
     Control, Event, EventStream, EventsFrom, InspectKind, PartitionLag, QueueStatus, WorkerStatus,
 };
-pub use names::{TopicNames, WORKFLOW_MAX_BYTES};
+pub use names::{validate_queue, TopicNames, MAX_QUEUE_NAME, WORKFLOW_MAX_BYTES};
 pub use results::AsyncResult;
 pub use task::{
     ApplyAsync, Ctx, DeliveryInfo, Request, RetryRequest, Task, TaskError, TaskOptions,

@@ -1,6 +1,7 @@
 //! Topic names and partition counts: one prefix (`celeriac.` by default) so several apps
 //! can share one cluster.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use celeriac_topics::{TopicName, TopicSpec};
@@ -20,6 +21,17 @@ pub struct TopicNames {
     pub task_partitions: i32,
     /// The fixed topics' names, made once: every record sent shares one.
     fixed: Arc<Fixed>,
+    /// Topic settings of queues configured one by one (`[queues.<name>]`).
+    queue_topics: Arc<BTreeMap<String, QueueTopic>>,
+    /// `retention.ms` of the input topics (tasks, workflows, timers, events), if configured.
+    input_retention_ms: Option<i64>,
+}
+
+/// One configured queue's topic: its partition count and topic configs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct QueueTopic {
+    partitions: Option<i32>,
+    configs: BTreeMap<String, String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -65,6 +77,39 @@ impl TopicNames {
             prefix,
             coordinator_partitions: 8,
             task_partitions: 8,
+            queue_topics: Arc::default(),
+            input_retention_ms: None,
+        }
+    }
+
+    /// Gives the input topics (tasks, workflows, timers, events) a finite `retention.ms`.
+    pub fn set_input_retention(&mut self, retention: std::time::Duration) {
+        self.input_retention_ms = Some(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+    }
+
+    /// Gives `queue`'s topic its own partition count and topic configs.
+    pub fn set_queue_topic(
+        &mut self,
+        queue: &str,
+        partitions: Option<i32>,
+        configs: BTreeMap<String, String>,
+    ) {
+        Arc::make_mut(&mut self.queue_topics).insert(
+            queue.to_owned(),
+            QueueTopic {
+                partitions,
+                configs,
+            },
+        );
+    }
+
+    /// `spec` with the configured input retention, unless it sets its own.
+    fn input(&self, spec: TopicSpec) -> TopicSpec {
+        match self.input_retention_ms {
+            Some(ms) if !spec.configs.contains_key("retention.ms") => {
+                spec.config("retention.ms", ms.to_string())
+            }
+            _ => spec,
         }
     }
 
@@ -137,10 +182,12 @@ impl TopicNames {
     pub fn core_topics(&self) -> Vec<TopicSpec> {
         let p = self.coordinator_partitions;
         vec![
-            TopicSpec::new(self.workflows(), p)
-                .config("max.message.bytes", WORKFLOW_MAX_BYTES.to_string()),
-            TopicSpec::new(self.timers(), p),
-            TopicSpec::new(self.events(), p),
+            self.input(
+                TopicSpec::new(self.workflows(), p)
+                    .config("max.message.bytes", WORKFLOW_MAX_BYTES.to_string()),
+            ),
+            self.input(TopicSpec::new(self.timers(), p)),
+            self.input(TopicSpec::new(self.events(), p)),
             TopicSpec::new(self.results(), p).config("cleanup.policy", "compact"),
             TopicSpec::new(self.control(), 1)
                 .config("retention.ms", (7 * 24 * 3600 * 1000i64).to_string()),
@@ -158,8 +205,40 @@ impl TopicNames {
             .filter(|queue| !queue.is_empty())
     }
 
-    /// The topic of one task queue.
+    /// The topic of one task queue, with its configured partitions and topic configs.
     pub fn queue_topic(&self, queue: &str) -> TopicSpec {
-        TopicSpec::new(self.tasks(queue), self.task_partitions)
+        let settings = self.queue_topics.get(queue);
+        let partitions = settings
+            .and_then(|s| s.partitions)
+            .unwrap_or(self.task_partitions);
+        let mut spec = TopicSpec::new(self.tasks(queue), partitions);
+        if let Some(settings) = settings {
+            spec.configs.extend(settings.configs.clone());
+        }
+        self.input(spec)
+    }
+}
+
+/// The longest queue name: Kafka's topic names stop at 249 characters, and the queue's topic
+/// adds the prefix and `.tasks.`.
+pub const MAX_QUEUE_NAME: usize = 200;
+
+/// Checks that `queue` can name a topic on every backend: 1 to 200 characters of ASCII
+/// letters, digits, `.`, `_` and `-`, as Kafka allows.
+///
+/// ```
+/// assert!(celeriac_engine::validate_queue("emails-high").is_ok());
+/// assert!(celeriac_engine::validate_queue("a b").is_err());
+/// ```
+pub fn validate_queue(queue: &str) -> crate::Result<()> {
+    let valid = !queue.is_empty()
+        && queue.len() <= MAX_QUEUE_NAME
+        && queue
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(crate::Error::InvalidQueue(queue.to_owned()))
     }
 }

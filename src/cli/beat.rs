@@ -1,27 +1,29 @@
 //! `celeriac beat`: the periodic scheduler. Any number may run; one leads at a time.
 
-use std::path::PathBuf;
-
-use celeriac_engine::beat::{self, BeatConfig};
-use celeriac_engine::App;
+use celeriac_engine::beat;
+use celeriac_engine::{App, Config};
 use clap::Args;
 
-/// Options of `celeriac beat`.
+/// Options of `celeriac beat` (the schedule is the configuration's `[beat]` section; name
+/// the file with the global `--config`).
 #[derive(Debug, Args)]
-pub(crate) struct BeatArgs {
-    /// The configuration file whose `[beat]` section lists the schedule.
-    #[arg(long, default_value = "celeriac.toml")]
-    config: PathBuf,
-}
+pub(crate) struct BeatArgs {}
 
-pub(crate) async fn run(app: &App, args: &BeatArgs) -> anyhow::Result<()> {
-    let config = BeatConfig::from_file(&args.config)?;
-    let entries = config.entries.len();
+pub(crate) async fn run(app: &App, config: &Config, _args: &BeatArgs) -> anyhow::Result<()> {
+    let beat_config = config.beat()?;
+    let entries = beat_config.entries.len();
     let shutdown = super::signal::shutdown_token()?;
-    eprintln!(
-        "celeriac beat: {entries} entries from {}; waiting to lead",
-        args.config.display()
-    );
-    beat::run(config, app.log().clone(), app.names().clone(), shutdown).await?;
+    let from = config
+        .sources()
+        .get("beat")
+        .map_or_else(|| "no [beat] section".to_owned(), ToString::to_string);
+    eprintln!("celeriac beat: {entries} entries from {from}; waiting to lead");
+    beat::run(
+        beat_config,
+        app.log().clone(),
+        app.names().clone(),
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

@@ -13,6 +13,7 @@
 
 mod beat;
 mod bench;
+mod config;
 mod control;
 mod duration;
 mod events;
@@ -30,7 +31,8 @@ mod workflow;
 
 use std::process::ExitCode;
 
-use celeriac_engine::{App, AppBuilder};
+use celeriac_engine::config::Source;
+use celeriac_engine::{App, AppBuilder, Config};
 use clap::{Parser, Subcommand};
 
 pub use duration::parse_duration;
@@ -39,25 +41,19 @@ pub use duration::parse_duration;
 #[derive(Debug, Parser)]
 #[command(name = "celeriac", version, about)]
 pub struct Cli {
-    /// Kafka bootstrap servers; unset means the embedded log under --state-dir.
-    #[arg(long, env = "CELERIAC_BROKERS", global = true)]
+    /// The configuration file (default: $CELERIAC_CONFIG, else ./celeriac.toml if present).
+    #[arg(long, global = true)]
+    config: Option<std::path::PathBuf>,
+    /// Kafka bootstrap servers (over CELERIAC_BROKERS and the file); unset means the
+    /// embedded log under the state directory.
+    #[arg(long, global = true)]
     brokers: Option<String>,
-    /// Prefix of every topic and group.
-    #[arg(
-        long,
-        env = "CELERIAC_PREFIX",
-        default_value = "celeriac",
-        global = true
-    )]
-    prefix: String,
-    /// Where local state lives (the embedded log, the coordinator's store).
-    #[arg(
-        long,
-        env = "CELERIAC_STATE_DIR",
-        default_value = ".celeriac",
-        global = true
-    )]
-    state_dir: std::path::PathBuf,
+    /// Prefix of every topic and group (default celeriac).
+    #[arg(long, global = true)]
+    prefix: Option<String>,
+    /// Where local state lives: the embedded log, the coordinator's store (default .celeriac).
+    #[arg(long, global = true)]
+    state_dir: Option<std::path::PathBuf>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -89,30 +85,73 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Run the periodic scheduler from celeriac.toml's [beat] section.
     Beat(beat::BeatArgs),
+    /// Show the effective configuration and where each value came from.
+    Config(config::ConfigArgs),
     /// Measure throughput and latency (build with --release).
     Bench(bench::BenchArgs),
 }
 
 impl Cli {
-    fn app_builder(&self) -> AppBuilder {
-        let mut builder = App::builder()
-            .prefix(&self.prefix)
-            .state_dir(&self.state_dir);
-        if let Some(brokers) = self.brokers.as_deref().filter(|b| !b.trim().is_empty()) {
-            builder = builder.brokers(brokers);
+    /// The configuration file and `CELERIAC_*` variables, with this command line's global flags
+    /// over them.
+    fn load_config(&self) -> celeriac_engine::Result<Config> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(brokers) = &self.brokers {
+            config.brokers = Some(brokers.clone()).filter(|b| !b.trim().is_empty());
+            config
+                .sources_mut()
+                .set("brokers", Source::Flag("--brokers".into()));
         }
-        builder
+        if let Some(prefix) = &self.prefix {
+            config.prefix = Some(prefix.clone());
+            config
+                .sources_mut()
+                .set("prefix", Source::Flag("--prefix".into()));
+        }
+        if let Some(dir) = &self.state_dir {
+            config.state_dir = Some(dir.clone());
+            config
+                .sources_mut()
+                .set("state-dir", Source::Flag("--state-dir".into()));
+        }
+        Ok(config)
     }
 }
+
+/// How a binary of its own adjusts the [`AppBuilder`] the configuration made, before the app
+/// is built: extra routes, a host name, a log shared with something else.
+type Configure = Box<dyn FnOnce(AppBuilder, &Config) -> celeriac_engine::Result<AppBuilder>>;
 
 /// Warnings and errors, but not rdkafka's "Failed to close consumer queue on drop", which it
 /// logs at ERROR when a consumer is dropped after Celeriac closed it (left its group) or while
 /// the process exits — nothing is lost either way. `CELERIAC_LOG` replaces this filter.
 const DEFAULT_LOG: &str = "warn,rdkafka::consumer::base_consumer=off";
 
-/// Parses the command line, builds the app, lets `register` add the binary's tasks, and
-/// runs the command. Errors are printed for a person and give exit code 1.
+/// Parses the command line, builds the app from the configuration (`celeriac.toml`,
+/// `CELERIAC_*`, flags), lets `register` add the binary's tasks, and runs the command. Errors
+/// are printed for a person and give exit code 1.
 pub fn main_with(register: impl FnOnce(&App) -> celeriac_engine::Result<()>) -> ExitCode {
+    main_with_builder(|builder, _| Ok(builder), register)
+}
+
+/// As [`main_with`], and `configure` adjusts the [`AppBuilder`] (made from the same
+/// configuration) before the app is built.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     celeriac::cli::main_with_builder(
+///         |builder, _config| Ok(builder.route("reports.*", "reports")),
+///         |app| {
+///             app.task("reports.daily", |day: String| async move { Ok(day.len()) })?;
+///             Ok(())
+///         },
+///     )
+/// }
+/// ```
+pub fn main_with_builder(
+    configure: impl FnOnce(AppBuilder, &Config) -> celeriac_engine::Result<AppBuilder> + 'static,
+    register: impl FnOnce(&App) -> celeriac_engine::Result<()>,
+) -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -128,7 +167,7 @@ pub fn main_with(register: impl FnOnce(&App) -> celeriac_engine::Result<()>) -> 
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli, register)) {
+    match runtime.block_on(run(cli, Box::new(configure), register)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -139,16 +178,21 @@ pub fn main_with(register: impl FnOnce(&App) -> celeriac_engine::Result<()>) -> 
 
 async fn run(
     cli: Cli,
+    configure: Configure,
     register: impl FnOnce(&App) -> celeriac_engine::Result<()>,
 ) -> anyhow::Result<()> {
-    if let Command::Bench(args) = &cli.command {
-        return bench::run(&cli, args).await;
+    let config = cli.load_config()?;
+    match &cli.command {
+        Command::Bench(args) => return bench::run(&cli, &config, args).await,
+        Command::Config(args) => return config::run(&config, args, cli.json),
+        _ => {}
     }
-    let app = cli.app_builder().build().await?;
+    let builder = configure(AppBuilder::from_config(&config)?, &config)?;
+    let app = builder.build().await?;
     register(&app)?;
     match &cli.command {
         Command::Worker(args) => worker::run(&app, args).await,
-        Command::Serve(args) => serve::run(&app, args).await,
+        Command::Serve(args) => serve::run(&app, &config, args).await,
         Command::Submit(args) => submit::run(&app, args, cli.json).await,
         Command::Result(args) => result::run(&app, args, cli.json).await,
         Command::Topics(args) => topics::run(&app, args, cli.json).await,
@@ -156,8 +200,8 @@ async fn run(
         Command::Control(args) => control::run(&app, args, cli.json).await,
         Command::Events(args) => events::run(&app, args, cli.json).await,
         Command::Workflow(args) => workflow::run(&app, args, cli.json).await,
-        Command::Beat(args) => beat::run(&app, args).await,
+        Command::Beat(args) => beat::run(&app, &config, args).await,
         Command::Replay(args) => replay::run(&app, args, cli.json).await,
-        Command::Bench(_) => Ok(()),
+        Command::Bench(_) | Command::Config(_) => Ok(()),
     }
 }

@@ -55,29 +55,49 @@ async fn create(app: &App, queues: &[String], json: bool) -> anyhow::Result<()> 
 
 async fn describe(app: &App, json: bool) -> anyhow::Result<()> {
     let spinner = Spinner::start("describing topics");
+    let brokers = app.log().broker_count().await?;
     let mut topics = Vec::new();
-    for spec in app.names().core_topics() {
+    let mut unreplicated = Vec::new();
+    let queues = app.queues().await?;
+    let mut specs = app.names().core_topics();
+    specs.extend(queues.iter().map(|q| app.names().queue_topic(&q.queue)));
+    for spec in specs {
         match app.log().describe_topic(&spec.name).await {
-            Ok(topic) => topics.push(serde_json::json!({
-                "topic": topic.name,
-                "partitions": topic.partitions,
-                "configs": topic.configs,
-            })),
+            Ok(topic) => {
+                if topic.replication_factor == 1 && brokers >= 3 {
+                    unreplicated.push(topic.name.clone());
+                }
+                topics.push(serde_json::json!({
+                    "topic": topic.name,
+                    "partitions": topic.partitions,
+                    "replication_factor": topic.replication_factor,
+                    "min_insync_replicas": topic.configs.get("min.insync.replicas"),
+                    "configs": topic.configs,
+                }))
+            }
             Err(error) => {
                 topics.push(serde_json::json!({"topic": spec.name, "error": error.to_string()}))
             }
         }
     }
-    let queues = app.queues().await?;
     spinner.finish();
+    for name in &unreplicated {
+        eprintln!(
+            "warning: {name} has replication factor 1 on a cluster of {brokers} brokers: losing one broker loses its records"
+        );
+    }
     if json {
         println!(
             "{}",
-            serde_json::json!({"topics": topics, "queues": queues})
+            serde_json::json!({"brokers": brokers, "topics": topics, "queues": queues, "unreplicated": unreplicated})
         );
         return Ok(());
     }
-    println!("{:<40} {:>10}  configs", "topic", "partitions");
+    println!("{brokers} broker(s)");
+    println!(
+        "{:<40} {:>10} {:>11} {:>12}  configs",
+        "topic", "partitions", "replication", "min.insync"
+    );
     for topic in &topics {
         let name = topic["topic"].as_str().unwrap_or_default();
         match topic.get("error") {
@@ -87,12 +107,18 @@ async fn describe(app: &App, json: bool) -> anyhow::Result<()> {
                     .as_object()
                     .map(|c| {
                         c.iter()
+                            .filter(|(k, _)| k.as_str() != "min.insync.replicas")
                             .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
                             .collect::<Vec<_>>()
                             .join(" ")
                     })
                     .unwrap_or_default();
-                println!("{name:<40} {:>10}  {configs}", topic["partitions"]);
+                let min_insync = topic["min_insync_replicas"].as_str().unwrap_or("-");
+                println!(
+                    "{name:<40} {:>10} {:>11} {min_insync:>12}  {configs}",
+                    topic["partitions"].to_string(),
+                    topic["replication_factor"].to_string()
+                );
             }
         }
     }

@@ -1,52 +1,67 @@
 //! `celeriac worker`: serve queues until SIGINT or SIGTERM, then drain gracefully.
+//!
+//! Flags win over the configuration's `[worker]` section, which `app.worker()` starts from.
 
 use celeriac_engine::App;
 use clap::Args;
 
 use super::parse_duration;
 
-/// Options of `celeriac worker`.
+/// Options of `celeriac worker`; each unset one comes from `[worker]` or its default.
 #[derive(Debug, Args)]
 pub(crate) struct WorkerArgs {
-    /// Queues to serve, comma-separated.
-    #[arg(long, short = 'Q', value_delimiter = ',', default_value = "default")]
-    queues: Vec<String>,
-    /// Tasks running at once.
-    #[arg(long, short = 'c', default_value_t = 8)]
-    concurrency: usize,
+    /// Queues to serve, comma-separated (default: the default queue).
+    #[arg(long, short = 'Q', value_delimiter = ',')]
+    queues: Option<Vec<String>>,
+    /// Tasks running at once (default 8).
+    #[arg(long, short = 'c')]
+    concurrency: Option<usize>,
     /// Messages taken but not finished (default: 4 × concurrency).
     #[arg(long)]
     prefetch: Option<usize>,
     /// Send RECEIVED events for every task (Celery's -E).
     #[arg(long, short = 'E')]
     events: bool,
-    /// How long shutdown waits for running tasks.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    grace: std::time::Duration,
+    /// How long shutdown waits for running tasks (default 30s).
+    #[arg(long, value_parser = parse_duration)]
+    grace: Option<std::time::Duration>,
 }
 
 pub(crate) async fn run(app: &App, args: &WorkerArgs) -> anyhow::Result<()> {
     let signalled = super::signal::shutdown_token()?;
-    let mut worker = app
-        .worker()
-        .queues(args.queues.clone())
-        .concurrency(args.concurrency)
-        .send_events(args.events)
-        .grace(args.grace);
+    let mut worker = app.worker();
+    if let Some(queues) = &args.queues {
+        for queue in queues {
+            celeriac_engine::validate_queue(queue)?;
+        }
+        worker = worker.queues(queues.clone());
+    }
+    if let Some(concurrency) = args.concurrency {
+        worker = worker.concurrency(concurrency);
+    }
     if let Some(prefetch) = args.prefetch {
         worker = worker.prefetch(prefetch);
     }
+    if args.events {
+        worker = worker.send_events(true);
+    }
+    if let Some(grace) = args.grace {
+        worker = worker.grace(grace);
+    }
+    let (queues, concurrency, grace) = (
+        worker.served_queues().join(","),
+        worker.slots(),
+        worker.grace_period(),
+    );
     let handle = worker.spawn();
     let cancel = handle.cancellation();
     eprintln!(
-        "celeriac worker {} serving {} with concurrency {} ({} tasks registered)",
+        "celeriac worker {} serving {queues} with concurrency {concurrency} ({} tasks registered)",
         app.hostname(),
-        args.queues.join(","),
-        args.concurrency,
         app.task_names().len()
     );
     tokio::select! {
-        _ = signalled.cancelled() => eprintln!("shutting down: finishing running tasks (grace {:?})", args.grace),
+        _ = signalled.cancelled() => eprintln!("shutting down: finishing running tasks (grace {grace:?})"),
         _ = cancel.cancelled() => eprintln!("shutting down on a control command"),
     }
     handle.shutdown().await?;

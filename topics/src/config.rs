@@ -43,6 +43,11 @@ pub struct KafkaConfig {
     pub connect_timeout: Duration,
     /// Extra librdkafka properties, applied last (they win over our defaults).
     pub properties: BTreeMap<String, String>,
+    /// Replicas of each partition of topics created (`None`: `min(3, brokers)`).
+    pub replication_factor: Option<i32>,
+    /// `min.insync.replicas` of topics created (`None`: the replication factor less one, at
+    /// least 1), unless a topic's own configs set it.
+    pub min_insync_replicas: Option<i32>,
 }
 
 impl KafkaConfig {
@@ -53,7 +58,21 @@ impl KafkaConfig {
             client_id: "celeriac".to_owned(),
             connect_timeout: Duration::from_secs(10),
             properties: BTreeMap::new(),
+            replication_factor: None,
+            min_insync_replicas: None,
         }
+    }
+
+    /// Sets the replication factor of topics created.
+    pub fn replication_factor(mut self, replicas: i32) -> Self {
+        self.replication_factor = Some(replicas);
+        self
+    }
+
+    /// Sets `min.insync.replicas` of topics created.
+    pub fn min_insync_replicas(mut self, replicas: i32) -> Self {
+        self.min_insync_replicas = Some(replicas);
+        self
     }
 
     /// Sets how long to wait for a broker at start.

@@ -31,6 +31,15 @@ pub enum Error {
         /// The last error seen.
         detail: String,
     },
+    /// The brokers answered but refused us: wrong credentials, or a certificate not trusted
+    /// (either way). Trying again will not help until the configuration changes.
+    #[error("the Kafka brokers at {brokers} refused the connection: {detail} (check security.protocol, sasl.*, ssl.* in [kafka])")]
+    Refused {
+        /// The bootstrap servers tried.
+        brokers: String,
+        /// What librdkafka reported.
+        detail: String,
+    },
     /// An operation did not complete in time.
     #[error("{operation} did not complete within {after:?}")]
     Timeout {

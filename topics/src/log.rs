@@ -52,6 +52,8 @@ pub struct TopicDescription {
     pub name: String,
     /// Number of partitions.
     pub partitions: i32,
+    /// Replicas of each partition (1 on the embedded log).
+    pub replication_factor: i32,
     /// Configs set explicitly on the topic.
     pub configs: BTreeMap<String, String>,
 }
@@ -242,6 +244,10 @@ pub trait Log: Send + Sync + 'static {
     /// The names of every topic that exists, sorted (internal topics of the broker, such as
     /// `__consumer_offsets`, left out).
     async fn list_topics(&self) -> Result<Vec<String>>;
+
+    /// How many brokers hold the log (1 for the embedded log): the most replicas a topic can
+    /// have.
+    async fn broker_count(&self) -> Result<usize>;
 
     /// Deletes topics and their records; unknown names are ignored.
     async fn delete_topics(&self, names: &[String]) -> Result<()>;

@@ -1,6 +1,6 @@
 //! Configuring an [`App`]: brokers or the embedded log, prefix, state directory, routes.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use celeriac_topics::{open, EmbeddedConfig, KafkaConfig, Log, LogConfig};
 
 use super::{App, AppInner};
+use crate::config::{Config, QueueConfig, TopicsConfig, WorkerConfig};
 use crate::names::TopicNames;
 use crate::registry::{Registry, Routes};
 use crate::results::ResultReader;
@@ -27,6 +28,9 @@ pub struct AppBuilder {
     connect_timeout: Duration,
     log: Option<SharedLog>,
     kafka_properties: Vec<(String, String)>,
+    topics: TopicsConfig,
+    queues: BTreeMap<String, QueueConfig>,
+    worker: WorkerConfig,
 }
 
 /// A log handed to the builder, shared with the app that opened it.
@@ -43,47 +47,102 @@ impl Default for AppBuilder {
     fn default() -> Self {
         Self {
             brokers: None,
-            prefix: "celeriac".into(),
-            state_dir: PathBuf::from(".celeriac"),
-            default_queue: "default".into(),
+            prefix: defaults::PREFIX.into(),
+            state_dir: PathBuf::from(defaults::STATE_DIR),
+            default_queue: defaults::DEFAULT_QUEUE.into(),
             routes: Routes::default(),
             partitions: None,
             hostname: None,
-            result_expires: Duration::from_secs(24 * 3600),
-            connect_timeout: Duration::from_secs(10),
+            result_expires: defaults::RESULT_EXPIRES,
+            connect_timeout: defaults::CONNECT_TIMEOUT,
             log: None,
             kafka_properties: Vec::new(),
+            topics: TopicsConfig::default(),
+            queues: BTreeMap::new(),
+            worker: WorkerConfig::default(),
         }
     }
 }
 
+/// What an app uses when nothing is configured.
+pub(crate) mod defaults {
+    use std::time::Duration;
+
+    /// Prefix of topics and groups.
+    pub(crate) const PREFIX: &str = "celeriac";
+    /// Where local state lives.
+    pub(crate) const STATE_DIR: &str = ".celeriac";
+    /// The queue of tasks no route places.
+    pub(crate) const DEFAULT_QUEUE: &str = "default";
+    /// Partitions of new topics.
+    pub(crate) const PARTITIONS: i32 = 8;
+    /// How long results are kept.
+    pub(crate) const RESULT_EXPIRES: Duration = Duration::from_secs(24 * 3600);
+    /// How long to wait for a broker at start.
+    pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+}
+
 impl AppBuilder {
-    /// Reads `CELERIAC_BROKERS`, `CELERIAC_PREFIX`, `CELERIAC_STATE_DIR`,
-    /// `CELERIAC_DEFAULT_QUEUE` and `CELERIAC_PARTITIONS`.
+    /// A builder from `celeriac.toml` (`CELERIAC_CONFIG`, else the working directory's, if
+    /// any) with `CELERIAC_*` variables over it: see [`Config::load`].
     pub fn from_env() -> Result<Self> {
+        Self::from_config(&Config::load(None)?)
+    }
+
+    /// A builder holding everything `config` sets: brokers, prefix, state directory, routes,
+    /// result expiry, `[kafka]` properties (secrets read now), `[topics]`, `[queues]` and the
+    /// `[worker]` defaults that [`App::worker`](crate::App::worker) starts from.
+    pub fn from_config(config: &Config) -> Result<Self> {
         let mut builder = Self::default();
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        if let Some(brokers) = var("CELERIAC_BROKERS") {
+        if let Some(brokers) = config.brokers.as_deref().filter(|b| !b.trim().is_empty()) {
             builder = builder.brokers(brokers);
         }
-        if let Some(prefix) = var("CELERIAC_PREFIX") {
+        if let Some(prefix) = &config.prefix {
             builder = builder.prefix(prefix);
         }
-        if let Some(dir) = var("CELERIAC_STATE_DIR") {
+        if let Some(dir) = &config.state_dir {
             builder = builder.state_dir(dir);
         }
-        if let Some(queue) = var("CELERIAC_DEFAULT_QUEUE") {
+        if let Some(queue) = &config.default_queue {
             builder = builder.default_queue(queue);
         }
-        if let Some(partitions) = var("CELERIAC_PARTITIONS") {
-            let count = partitions.parse().map_err(|_| {
-                Error::Config(format!(
-                    "CELERIAC_PARTITIONS={partitions:?} is not a number"
-                ))
-            })?;
-            builder = builder.partitions(count);
+        if let Some(partitions) = config.partitions {
+            builder = builder.partitions(partitions);
         }
+        if let Some(expires) = config.result_expires {
+            builder = builder.result_expires(expires);
+        }
+        if let Some(timeout) = config.connect_timeout {
+            builder = builder.connect_timeout(timeout);
+        }
+        for (key, value) in config.kafka_properties()? {
+            builder = builder.kafka_property(key, value);
+        }
+        for (pattern, queue) in &config.routes.0 {
+            builder = builder.route(pattern, queue);
+        }
+        builder.topics = config.topics.clone();
+        builder.queues = config.queues.clone();
+        builder.worker = config.worker.clone();
         Ok(builder)
+    }
+
+    /// Sets how topics are replicated and how long input topics keep records (`[topics]`).
+    pub fn topics(mut self, topics: TopicsConfig) -> Self {
+        self.topics = topics;
+        self
+    }
+
+    /// Sets one queue's partitions, default retry policy and topic configs (`[queues.<name>]`).
+    pub fn queue(mut self, name: impl Into<String>, queue: QueueConfig) -> Self {
+        self.queues.insert(name.into(), queue);
+        self
+    }
+
+    /// Sets the defaults `app.worker()` starts from (`[worker]`).
+    pub fn worker_defaults(mut self, worker: WorkerConfig) -> Self {
+        self.worker = worker;
+        self
     }
 
     /// Uses the Kafka cluster at `brokers` (`host:port[,host:port…]`).
@@ -158,16 +217,9 @@ impl AppBuilder {
 
     /// Opens the log, creates the app's topics, and returns the app.
     pub async fn build(self) -> Result<App> {
-        let config = match &self.brokers {
-            Some(brokers) => LogConfig::Kafka(self.kafka_properties.iter().fold(
-                KafkaConfig::new(brokers.clone()).connect_timeout(self.connect_timeout),
-                |config, (key, value)| config.property(key, value),
-            )),
-            None => LogConfig::Embedded(EmbeddedConfig::new(self.state_dir.join("log"))),
-        };
         let log = match self.log {
             Some(SharedLog(log)) => log,
-            None => open(config).await?,
+            None => open(self.log_config()).await?,
         };
         let mut names = TopicNames::new(self.prefix);
         if let Some(partitions) = self.partitions {
@@ -179,9 +231,12 @@ impl AppBuilder {
             names.coordinator_partitions = partitions;
             names.task_partitions = partitions;
         }
-        // Topics that exist keep their partition count: a new process adopts it.
-        if let Ok(existing) = log.describe_topic(&names.workflows()).await {
-            names.coordinator_partitions = existing.partitions;
+        if let Some(retention) = self.topics.retention {
+            names.set_input_retention(retention);
+        }
+        for (queue, settings) in &self.queues {
+            crate::names::validate_queue(queue)?;
+            names.set_queue_topic(queue, settings.partitions, settings.topic_configs(queue)?);
         }
         // Topics that exist keep their partition count: a new process adopts it.
         if let Ok(existing) = log.describe_topic(&names.workflows()).await {
@@ -200,11 +255,35 @@ impl AppBuilder {
                 state_dir: self.state_dir,
                 hostname,
                 result_expires: self.result_expires,
+                queue_retry: self
+                    .queues
+                    .into_iter()
+                    .filter(|(_, q)| q.has_retry_policy())
+                    .collect(),
+                worker_defaults: self.worker,
                 queues_ready: Mutex::new(HashSet::new()),
                 task_topics: Mutex::default(),
                 results,
             }),
         })
+    }
+}
+
+impl AppBuilder {
+    /// Which log `build` opens: Kafka with the configured properties, or the embedded log.
+    fn log_config(&self) -> LogConfig {
+        match &self.brokers {
+            Some(brokers) => {
+                let mut kafka = self.kafka_properties.iter().fold(
+                    KafkaConfig::new(brokers.clone()).connect_timeout(self.connect_timeout),
+                    |config, (key, value)| config.property(key, value),
+                );
+                kafka.replication_factor = self.topics.replication_factor;
+                kafka.min_insync_replicas = self.topics.min_insync_replicas;
+                LogConfig::Kafka(kafka)
+            }
+            None => LogConfig::Embedded(EmbeddedConfig::new(self.state_dir.join("log"))),
+        }
     }
 }
 

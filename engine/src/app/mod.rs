@@ -5,18 +5,20 @@ mod publish;
 mod register;
 mod workflow;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use celeriac_topics::{Log, TopicName};
 
+use crate::config::{QueueConfig, WorkerConfig};
 use crate::names::TopicNames;
 use crate::registry::{Registry, Routes};
 use crate::results::ResultReader;
-use crate::Result;
+use crate::{Result, TaskOptions};
 
+pub(crate) use builder::defaults;
 pub use builder::AppBuilder;
 pub use publish::SendOptions;
 pub use workflow::{StepState, WorkflowHandle};
@@ -48,6 +50,10 @@ pub(crate) struct AppInner {
     pub(crate) state_dir: PathBuf,
     pub(crate) hostname: String,
     pub(crate) result_expires: Duration,
+    /// Default retry policies of the queues that configure one.
+    pub(crate) queue_retry: BTreeMap<String, QueueConfig>,
+    /// What `app.worker()` starts from (`[worker]`).
+    pub(crate) worker_defaults: WorkerConfig,
     /// Queue topics known to exist.
     pub(crate) queues_ready: Mutex<HashSet<String>>,
     /// The topic name of each queue published to, made once.
@@ -113,6 +119,17 @@ impl App {
             .get(task)
             .and_then(|entry| entry.options.queue.clone())
             .unwrap_or_else(|| self.inner.default_queue.clone())
+    }
+
+    /// `options` with the retry policy of `queue` over it, when the queue configures one and
+    /// the task's own retry settings are Celery's defaults.
+    pub(crate) fn retry_policy_for(&self, queue: &str, options: &TaskOptions) -> TaskOptions {
+        match self.inner.queue_retry.get(queue) {
+            Some(policy) if options.retry_is_default() => {
+                policy.apply_retry_policy(options.clone())
+            }
+            _ => options.clone(),
+        }
     }
 
     /// The topic of `queue`'s tasks (`<prefix>.tasks.<queue>`), shared.

@@ -40,6 +40,7 @@ use super::crontab::Crontab;
 use super::entry::{CatchUp, Entry};
 use super::error::{Error, Result};
 use super::schedule::Schedule;
+use crate::config::duration::parse_duration;
 
 /// Default of [`BeatConfig::grace`].
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
@@ -227,64 +228,6 @@ fn parse_timezone(name: &str) -> std::result::Result<Tz, String> {
     })
 }
 
-/// A duration: a number of seconds, or a string of number-unit pairs (`ms`, `s`, `m`, `h`, `d`).
-pub(crate) fn parse_duration(value: &toml::Value) -> std::result::Result<Duration, String> {
-    match value {
-        toml::Value::Integer(secs) => u64::try_from(*secs)
-            .map(Duration::from_secs)
-            .map_err(|_| format!("{secs} is negative")),
-        toml::Value::Float(secs) => {
-            Duration::try_from_secs_f64(*secs).map_err(|_| format!("{secs} is not a duration"))
-        }
-        toml::Value::String(text) => parse_duration_text(text),
-        other => Err(format!(
-            "expected a duration such as \"30s\" or a number of seconds, found {}",
-            other.type_str()
-        )),
-    }
-}
-
-fn parse_duration_text(text: &str) -> std::result::Result<Duration, String> {
-    let bad = || {
-        format!(
-            "{text:?} is not a duration such as \"500ms\", \"30s\", \"15m\", \"1h30m\" or \"2d\""
-        )
-    };
-    let trimmed = text.trim();
-    if let Ok(secs) = trimmed.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = trimmed;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match rest[..unit_len].trim() {
-            "ms" => Duration::from_millis(1),
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            "d" => Duration::from_secs(86_400),
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        let part = unit
-            .checked_mul(u32::try_from(number).map_err(|_| bad())?)
-            .ok_or_else(bad)?;
-        total = total.checked_add(part).ok_or_else(bad)?;
-    }
-    Ok(total)
-}
-
 /// An instant: RFC 3339 with an offset, or a local date-time read in `timezone`.
 fn parse_instant(value: &toml::Value, timezone: Tz) -> std::result::Result<DateTime<Utc>, String> {
     let text = match value {
@@ -330,27 +273,5 @@ fn toml_to_json(value: &toml::Value) -> serde_json::Value {
                 .map(|(k, v)| (k.clone(), toml_to_json(v)))
                 .collect(),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        let text = |s: &str| parse_duration(&toml::Value::String(s.into()));
-        assert_eq!(text("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(text("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(text("2d"), Ok(Duration::from_secs(172_800)));
-        assert_eq!(text("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(
-            parse_duration(&toml::Value::Integer(7)),
-            Ok(Duration::from_secs(7))
-        );
-        for bad in ["", "5x", "m", "1.5h", "-3s"] {
-            assert!(text(bad).is_err(), "{bad}");
-        }
-        assert!(parse_duration(&toml::Value::Integer(-1)).is_err());
     }
 }

@@ -63,9 +63,10 @@ impl IntoResponse for ApiError {
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         match &error {
-            Error::Canvas(_) | Error::UnknownTask(_) | Error::Config(_) => {
-                Self::unprocessable("invalid_request", error.to_string())
-            }
+            Error::Canvas(_)
+            | Error::UnknownTask(_)
+            | Error::Config(_)
+            | Error::InvalidQueue(_) => Self::unprocessable("invalid_request", error.to_string()),
             Error::Schema(_) => Self::unprocessable("invalid_payload", error.to_string()),
             Error::Log(_)
             | Error::Storage { .. }

@@ -167,6 +167,18 @@ impl TaskOptions {
         self
     }
 
+    /// True when every retry setting is Celery's default, so a queue's configured retry policy
+    /// applies instead.
+    pub(crate) fn retry_is_default(&self) -> bool {
+        let d = Self::default();
+        self.max_retries == d.max_retries
+            && self.default_retry_delay == d.default_retry_delay
+            && self.retry_backoff == d.retry_backoff
+            && self.retry_backoff_base == d.retry_backoff_base
+            && self.retry_backoff_max == d.retry_backoff_max
+            && self.retry_jitter == d.retry_jitter
+    }
+
     /// Checks the options; an invalid rate limit is an error naming the task.
     pub(crate) fn validate(&self, task: &str) -> Result<()> {
         match (

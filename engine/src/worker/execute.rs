@@ -306,7 +306,7 @@ fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Resul
         let failed = failure(shared, message, TaskEventKind::Failed, error);
         return Ok([Some(event_record(shared, &failed)?), None]);
     }
-    let mut policy = options.clone();
+    let mut policy = shared.app.retry_policy_for(&message.queue, options);
     if let Some(max) = message.max_retries {
         policy.max_retries = u32::try_from(max).unwrap_or(0);
     }

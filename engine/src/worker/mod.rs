@@ -104,17 +104,34 @@ impl WorkerHandle {
     }
 }
 
+/// What a worker uses when neither code nor `[worker]` says otherwise.
+pub(crate) mod defaults {
+    use std::time::Duration;
+
+    /// Tasks running at once.
+    pub(crate) const CONCURRENCY: usize = 8;
+    /// Prefetch is this many messages per concurrency slot.
+    pub(crate) const PREFETCH_PER_SLOT: usize = 4;
+    /// How long shutdown waits for running tasks.
+    pub(crate) const GRACE: Duration = Duration::from_secs(30);
+}
+
 impl App {
-    /// Configures a worker of this app's tasks (default: the default queue, concurrency 8).
+    /// Configures a worker of this app's tasks, starting from the app's `[worker]` settings
+    /// (otherwise: the default queue, concurrency 8, prefetch 4 × concurrency, grace 30 s).
     pub fn worker(&self) -> WorkerBuilder {
+        let config = &self.inner.worker_defaults;
         WorkerBuilder {
             app: self.clone(),
-            queues: vec![self.inner.default_queue.clone()],
-            concurrency: 8,
-            prefetch: None,
-            grace: Duration::from_secs(30),
+            queues: config
+                .queues
+                .clone()
+                .unwrap_or_else(|| vec![self.inner.default_queue.clone()]),
+            concurrency: config.concurrency.unwrap_or(defaults::CONCURRENCY).max(1),
+            prefetch: config.prefetch.map(|n| n.max(1)),
+            grace: config.grace.unwrap_or(defaults::GRACE),
             heartbeat: Duration::from_secs(2),
-            send_events: false,
+            send_events: config.events.unwrap_or(false),
             coordinator: true,
         }
     }
@@ -158,6 +175,21 @@ impl WorkerBuilder {
         self
     }
 
+    /// The queues this worker will serve.
+    pub fn served_queues(&self) -> &[String] {
+        &self.queues
+    }
+
+    /// How many tasks it will run at once.
+    pub fn slots(&self) -> usize {
+        self.concurrency
+    }
+
+    /// How long its shutdown will wait for running tasks.
+    pub fn grace_period(&self) -> Duration {
+        self.grace
+    }
+
     /// Starts the worker on the current tokio runtime.
     pub fn spawn(self) -> WorkerHandle {
         let cancel = CancellationToken::new();
@@ -171,7 +203,9 @@ impl WorkerBuilder {
             self.app.ensure_queue(queue).await?;
         }
         let revocations = Revocations::load(&self.app).await?;
-        let prefetch = self.prefetch.unwrap_or(self.concurrency * 4);
+        let prefetch = self
+            .prefetch
+            .unwrap_or(self.concurrency * defaults::PREFETCH_PER_SLOT);
         let shared = Arc::new(WorkerShared {
             app: self.app.clone(),
             semaphore: Semaphore::new(self.concurrency),

@@ -13,7 +13,7 @@ mod workflows;
 
 use std::path::PathBuf;
 
-use celeriac_engine::App;
+use celeriac_engine::{App, Config};
 use clap::{Args, Subcommand, ValueEnum};
 use uuid::Uuid;
 
@@ -72,12 +72,12 @@ fn key_value(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("{text:?} is not key=value"))
 }
 
-pub(crate) async fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(cli: &Cli, config: &Config, args: &BenchArgs) -> anyhow::Result<()> {
     match &args.what {
-        BenchWhat::Tasks(bench) => tasks::run(cli, bench).await,
-        BenchWhat::Chord(bench) => workflows::run_chord(cli, bench).await,
-        BenchWhat::Chain(bench) => workflows::run_chain(cli, bench).await,
-        BenchWhat::Replay(bench) => replay::run(cli, bench).await,
+        BenchWhat::Tasks(bench) => tasks::run(cli, config, bench).await,
+        BenchWhat::Chord(bench) => workflows::run_chord(cli, config, bench).await,
+        BenchWhat::Chain(bench) => workflows::run_chain(cli, config, bench).await,
+        BenchWhat::Replay(bench) => replay::run(cli, config, bench).await,
     }
 }
 
@@ -88,7 +88,9 @@ struct Scratch {
 }
 
 impl Scratch {
-    async fn new(cli: &Cli, arg: &BackendArg) -> anyhow::Result<Scratch> {
+    /// On Kafka: the configured brokers (127.0.0.1:9092 without) and `[kafka]` properties
+    /// (a SASL_SSL cluster, say), then `--kafka-property` over them.
+    async fn new(config: &Config, arg: &BackendArg) -> anyhow::Result<Scratch> {
         let backend = arg.backend;
         let id = Uuid::now_v7().simple().to_string();
         let dir = std::env::temp_dir().join(format!("celeriac-bench-{id}"));
@@ -97,10 +99,14 @@ impl Scratch {
             .state_dir(&dir);
         if backend == Backend::Kafka {
             builder = builder.brokers(
-                cli.brokers
+                config
+                    .brokers
                     .clone()
                     .unwrap_or_else(|| "127.0.0.1:9092".into()),
             );
+            for (key, value) in config.kafka_properties()? {
+                builder = builder.kafka_property(key, value);
+            }
             for (key, value) in &arg.kafka_properties {
                 builder = builder.kafka_property(key, value);
             }

@@ -12,6 +12,8 @@ use clap::Args;
 use uuid::Uuid;
 
 use super::{BackendArg, Scratch};
+use celeriac_engine::Config;
+
 use crate::cli::Cli;
 
 /// Options of `celeriac bench replay`.
@@ -74,9 +76,9 @@ async fn write_events(app: &App, count: usize) -> anyhow::Result<usize> {
     Ok(written)
 }
 
-pub(super) async fn run(cli: &Cli, bench: &ReplayBench) -> anyhow::Result<()> {
+pub(super) async fn run(cli: &Cli, config: &Config, bench: &ReplayBench) -> anyhow::Result<()> {
     let backend = bench.backend.backend;
-    let scratch = Scratch::new(cli, &bench.backend).await?;
+    let scratch = Scratch::new(config, &bench.backend).await?;
     let app = &scratch.app;
     let writing = Instant::now();
     let written = write_events(app, bench.events).await?;

@@ -8,6 +8,8 @@ use celeriac_engine::{App, SendOptions};
 use clap::Args;
 
 use super::{BackendArg, Scratch};
+use celeriac_engine::Config;
+
 use crate::cli::Cli;
 
 /// Options of `celeriac bench tasks`.
@@ -29,9 +31,9 @@ pub(super) struct TaskBench {
     concurrency: usize,
 }
 
-pub(super) async fn run(cli: &Cli, bench: &TaskBench) -> anyhow::Result<()> {
+pub(super) async fn run(cli: &Cli, config: &Config, bench: &TaskBench) -> anyhow::Result<()> {
     let backend = bench.backend.backend;
-    let scratch = Scratch::new(cli, &bench.backend).await?;
+    let scratch = Scratch::new(config, &bench.backend).await?;
     let report = measure(&scratch.app, bench).await?;
     let backend = backend.name();
     if cli.json {

@@ -10,6 +10,8 @@ use clap::Args;
 use serde_json::json;
 
 use super::{BackendArg, Scratch};
+use celeriac_engine::Config;
+
 use crate::cli::Cli;
 
 /// Options of `celeriac bench chord`.
@@ -101,9 +103,13 @@ async fn measure(
     outcome
 }
 
-pub(super) async fn run_chord(cli: &Cli, bench: &ChordBench) -> anyhow::Result<()> {
+pub(super) async fn run_chord(
+    cli: &Cli,
+    config: &Config,
+    bench: &ChordBench,
+) -> anyhow::Result<()> {
     let backend = bench.backend.backend;
-    let scratch = Scratch::new(cli, &bench.backend).await?;
+    let scratch = Scratch::new(config, &bench.backend).await?;
     let elapsed = measure(
         &scratch.app,
         bench.concurrency,
@@ -132,9 +138,13 @@ pub(super) async fn run_chord(cli: &Cli, bench: &ChordBench) -> anyhow::Result<(
     Ok(())
 }
 
-pub(super) async fn run_chain(cli: &Cli, bench: &ChainBench) -> anyhow::Result<()> {
+pub(super) async fn run_chain(
+    cli: &Cli,
+    config: &Config,
+    bench: &ChainBench,
+) -> anyhow::Result<()> {
     let backend = bench.backend.backend;
-    let scratch = Scratch::new(cli, &bench.backend).await?;
+    let scratch = Scratch::new(config, &bench.backend).await?;
     let elapsed = measure(
         &scratch.app,
         bench.concurrency,

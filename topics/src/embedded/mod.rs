@@ -510,8 +510,13 @@ impl Log for EmbeddedLog {
         Ok(TopicDescription {
             name: name.to_owned(),
             partitions: topic.partitions.len() as i32,
+            replication_factor: 1,
             configs: topic.configs.clone(),
         })
+    }
+
+    async fn broker_count(&self) -> Result<usize> {
+        Ok(1)
     }
 
     async fn list_topics(&self) -> Result<Vec<String>> {

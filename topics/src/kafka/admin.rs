@@ -38,6 +38,28 @@ impl Shared {
             .collect())
     }
 
+    /// How many brokers the cluster has and how many replicas each partition of `topic` has
+    /// (blocking); `None` for a topic that does not exist.
+    fn replication_of(&self, topic: &str) -> std::result::Result<(usize, Option<i32>), KafkaError> {
+        let metadata = self.metadata.fetch_metadata(Some(topic), REQUEST_TIMEOUT)?;
+        let replicas = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none())
+            .and_then(|t| t.partitions().first())
+            .map(|p| p.replicas().len() as i32);
+        Ok((metadata.brokers().len(), replicas))
+    }
+
+    /// How many brokers the cluster has (blocking).
+    fn broker_count(&self) -> std::result::Result<usize, KafkaError> {
+        Ok(self
+            .metadata
+            .fetch_metadata(None, REQUEST_TIMEOUT)?
+            .brokers()
+            .len())
+    }
+
     /// Whether every partition of `topic` has a leader, i.e. the topic can be used (blocking).
     fn is_ready(&self, topic: &str) -> std::result::Result<Option<i32>, KafkaError> {
         let metadata = self.metadata.fetch_metadata(Some(topic), REQUEST_TIMEOUT)?;
@@ -127,11 +149,22 @@ pub(super) async fn create_topics(shared: &Arc<Shared>, topics: &[TopicSpec]) ->
     if topics.is_empty() {
         return Ok(());
     }
+    let brokers = broker_count(shared).await?;
+    let (replication, min_insync) = replication_for(&shared.config, brokers)?;
+    let min_insync = min_insync.to_string();
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|spec| {
-            // Replication -1: the broker's `default.replication.factor`.
-            let topic = NewTopic::new(&spec.name, spec.partitions, TopicReplication::Fixed(-1));
+            let topic = NewTopic::new(
+                &spec.name,
+                spec.partitions,
+                TopicReplication::Fixed(replication),
+            );
+            let topic = if spec.configs.contains_key("min.insync.replicas") {
+                topic
+            } else {
+                topic.set("min.insync.replicas", &min_insync)
+            };
             spec.configs.iter().fold(topic, |t, (k, v)| t.set(k, v))
         })
         .collect();
@@ -142,7 +175,8 @@ pub(super) async fn create_topics(shared: &Arc<Shared>, topics: &[TopicSpec]) ->
         .map_err(kafka("create topics"))?;
     for result in results {
         match result {
-            Ok(_) | Err((_, Code::TopicAlreadyExists)) => {}
+            Ok(_) => {}
+            Err((name, Code::TopicAlreadyExists)) => warn_if_unreplicated(shared, name).await,
             Err((
                 name,
                 code @ (Code::InvalidConfig | Code::InvalidPartitions | Code::InvalidTopic),
@@ -169,6 +203,47 @@ pub(super) async fn create_topics(shared: &Arc<Shared>, topics: &[TopicSpec]) ->
     Ok(())
 }
 
+/// The replication factor and `min.insync.replicas` of new topics on a cluster of `brokers`:
+/// as configured, else `min(3, brokers)` and one less (at least 1).
+fn replication_for(config: &crate::KafkaConfig, brokers: usize) -> Result<(i32, i32)> {
+    let available = i32::try_from(brokers).unwrap_or(i32::MAX).max(1);
+    let replication = config.replication_factor.unwrap_or(available.min(3));
+    if replication < 1 || replication > available {
+        return Err(Error::Invalid {
+            what: "replication factor",
+            detail: format!(
+                "{replication} replicas asked for, the cluster has {available} broker(s)"
+            ),
+        });
+    }
+    let min_insync = config
+        .min_insync_replicas
+        .unwrap_or((replication - 1).max(1));
+    if min_insync < 1 || min_insync > replication {
+        return Err(Error::Invalid {
+            what: "min.insync.replicas",
+            detail: format!("{min_insync} with a replication factor of {replication}"),
+        });
+    }
+    Ok((replication, min_insync))
+}
+
+/// Logs a warning when `topic`, found already made, has one replica on a cluster of three or
+/// more brokers: one broker's loss loses its records.
+async fn warn_if_unreplicated(shared: &Arc<Shared>, topic: String) {
+    let probe = Arc::clone(shared);
+    let name = topic.clone();
+    if let Ok(Ok((brokers, Some(1)))) = blocking(move || Ok(probe.replication_of(&name))).await {
+        if brokers >= 3 {
+            tracing::warn!(
+                topic,
+                brokers,
+                "topic {topic:?} has replication factor 1 on a cluster of {brokers} brokers: losing one broker loses its records (recreate it, or raise it with kafka-reassign-partitions)"
+            );
+        }
+    }
+}
+
 /// Waits until every partition of a just-created topic has a leader; its partition count.
 async fn wait_until_ready(shared: &Arc<Shared>, topic: &str) -> Result<i32> {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
@@ -191,6 +266,13 @@ async fn wait_until_ready(shared: &Arc<Shared>, topic: &str) -> Result<i32> {
 
 pub(super) async fn describe_topic(shared: &Arc<Shared>, name: &str) -> Result<TopicDescription> {
     let partitions = partition_count_now(shared, name).await?;
+    let (probe, topic) = (Arc::clone(shared), name.to_owned());
+    let (_, replicas) = blocking(move || {
+        probe
+            .replication_of(&topic)
+            .map_err(kafka("topic metadata"))
+    })
+    .await?;
     let results = shared
         .admin
         .describe_configs(&[ResourceSpecifier::Topic(name)], &admin_options())
@@ -209,8 +291,15 @@ pub(super) async fn describe_topic(shared: &Arc<Shared>, name: &str) -> Result<T
     Ok(TopicDescription {
         name: name.to_owned(),
         partitions,
+        replication_factor: replicas.unwrap_or(0),
         configs,
     })
+}
+
+/// How many brokers the cluster's metadata lists.
+pub(super) async fn broker_count(shared: &Arc<Shared>) -> Result<usize> {
+    let probe = Arc::clone(shared);
+    blocking(move || probe.broker_count().map_err(kafka("cluster metadata"))).await
 }
 
 /// Every topic the broker knows, sorted, without internal ones (`__consumer_offsets`, …).
@@ -377,7 +466,7 @@ pub(super) async fn committed_offsets(
     let client = settings::standalone(&shared.config, "read_committed", Some(group));
     let tpl = partition_list(partitions)?;
     let answer = blocking(move || {
-        let reader: BaseConsumer<LogContext> = create(&client, LogContext)?;
+        let reader: BaseConsumer<LogContext> = create(&client, LogContext::default())?;
         reader
             .committed_offsets(tpl, REQUEST_TIMEOUT)
             .map_err(kafka("committed offsets"))
@@ -428,5 +517,33 @@ async fn unknown_or(
     match partition_count_now(shared, &tp.topic).await {
         Ok(_) => Error::UnknownPartition(tp.clone()),
         Err(other) => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::KafkaConfig;
+
+    #[test]
+    fn replication_follows_the_cluster_unless_configured() {
+        let config = KafkaConfig::new("b:9092");
+        assert_eq!(replication_for(&config, 1).expect("valid"), (1, 1));
+        assert_eq!(replication_for(&config, 2).expect("valid"), (2, 1));
+        assert_eq!(replication_for(&config, 3).expect("valid"), (3, 2));
+        assert_eq!(replication_for(&config, 5).expect("valid"), (3, 2));
+        let pinned = KafkaConfig::new("b:9092")
+            .replication_factor(5)
+            .min_insync_replicas(3);
+        assert_eq!(replication_for(&pinned, 6).expect("valid"), (5, 3));
+        assert!(matches!(
+            replication_for(&pinned, 3),
+            Err(Error::Invalid { .. })
+        ));
+        let impossible = KafkaConfig::new("b:9092").min_insync_replicas(4);
+        assert!(matches!(
+            replication_for(&impossible, 3),
+            Err(Error::Invalid { .. })
+        ));
     }
 }

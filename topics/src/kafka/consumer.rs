@@ -18,7 +18,7 @@ use super::admin::{offsets_in_order, partition_list};
 use super::errors::{is_transient_consumer_error, kafka};
 use super::runtime::{blocking, OffThread};
 use super::settings::{self, REQUEST_TIMEOUT};
-use super::{create, LogContext};
+use super::{create, log_error, log_line};
 use crate::config::KafkaConfig;
 use crate::error::{Error, Result};
 use crate::log::{Consumer, ConsumerConfig, ConsumerEvent, GroupMetadata, GroupMetadataInner};
@@ -59,11 +59,11 @@ pub(crate) struct MemberContext {
 
 impl ClientContext for MemberContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, line: &str) {
-        LogContext.log(level, facility, line);
+        log_line(level, facility, line);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        LogContext.error(error, reason);
+        log_error(&error, reason);
     }
 }
 

@@ -87,27 +87,52 @@ pub(crate) struct Shared {
     refreshing: Mutex<HashMap<String, Instant>>,
 }
 
-/// Routes librdkafka's log lines and global errors to `tracing`.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct LogContext;
+/// Routes librdkafka's log lines and global errors to `tracing`; the clients `connect` makes
+/// also note a refusal (bad credentials, an untrusted certificate) so it fails at once.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LogContext {
+    refusal: Option<Arc<Mutex<Option<String>>>>,
+}
+
+/// Whether a client error means the brokers refuse us (waiting will not help).
+fn is_refusal(error: &KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(Code::Authentication | Code::SSL | Code::SaslAuthenticationFailed)
+    )
+}
+
+/// Logs one librdkafka line through `tracing`.
+pub(crate) fn log_line(level: RDKafkaLogLevel, facility: &str, line: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", facility, "{line}"),
+        RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{line}"),
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+            tracing::info!(target: "librdkafka", facility, "{line}")
+        }
+        RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{line}"),
+    }
+}
+
+/// Logs one global librdkafka error through `tracing`.
+pub(crate) fn log_error(error: &KafkaError, reason: &str) {
+    tracing::warn!(target: "librdkafka", %error, "{reason}");
+}
 
 impl ClientContext for LogContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, line: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", facility, "{line}"),
-            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{line}"),
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                tracing::info!(target: "librdkafka", facility, "{line}")
-            }
-            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{line}"),
-        }
+        log_line(level, facility, line);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(target: "librdkafka", %error, "{reason}");
+        if let Some(slot) = self.refusal.as_ref().filter(|_| is_refusal(&error)) {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_owned());
+        }
+        log_error(&error, reason);
     }
 }
 
@@ -142,12 +167,16 @@ impl KafkaLog {
     /// Creates the clients and waits, at most [`KafkaConfig::connect_timeout`], until a broker
     /// answers a metadata request; none → [`Error::BrokerUnreachable`].
     pub async fn connect(config: KafkaConfig) -> Result<KafkaLog> {
-        let producer = create(&settings::producer(&config)?, LogContext)?;
+        let refusal = Arc::new(Mutex::new(None));
+        let context = LogContext {
+            refusal: Some(Arc::clone(&refusal)),
+        };
+        let producer = create(&settings::producer(&config)?, context.clone())?;
         let metadata = create(
             &settings::standalone(&config, "read_uncommitted", None),
-            LogContext,
+            context.clone(),
         )?;
-        let admin = create(&settings::admin(&config), LogContext)?;
+        let admin = create(&settings::admin(&config), context)?;
         let shared = Arc::new(Shared {
             config,
             producer,
@@ -159,17 +188,24 @@ impl KafkaLog {
         let log = KafkaLog {
             shared: OffThread::new(shared),
         };
-        log.wait_for_broker().await?;
+        log.wait_for_broker(&refusal).await?;
         Ok(log)
     }
 
     /// Asks for the cluster's metadata until a broker answers or the connect timeout passes;
-    /// the answer also fills the partition-count cache.
-    async fn wait_for_broker(&self) -> Result<()> {
+    /// the answer also fills the partition-count cache. A broker that refuses our credentials
+    /// or whose certificate we do not trust ends the wait at once with [`Error::Refused`].
+    async fn wait_for_broker(&self, refusal: &Mutex<Option<String>>) -> Result<()> {
         let waited = self.shared.config.connect_timeout;
         let deadline = Instant::now() + waited;
         let mut last = String::from("no attempt made");
         loop {
+            if let Some(reason) = refusal.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return Err(Error::Refused {
+                    brokers: self.shared.config.brokers.clone(),
+                    detail: reason,
+                });
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(Error::BrokerUnreachable {
@@ -178,7 +214,7 @@ impl KafkaLog {
                     detail: last,
                 });
             }
-            let attempt = left.min(Duration::from_secs(2));
+            let attempt = left.min(Duration::from_millis(500));
             let shared = Arc::clone(&self.shared);
             match blocking(move || Ok(shared.metadata_of(None, attempt))).await? {
                 Ok(counts) => {
@@ -275,6 +311,10 @@ impl Log for KafkaLog {
 
     async fn list_topics(&self) -> Result<Vec<String>> {
         admin::list_topics(self.shared()).await
+    }
+
+    async fn broker_count(&self) -> Result<usize> {
+        admin::broker_count(self.shared()).await
     }
 
     async fn delete_topics(&self, names: &[String]) -> Result<()> {

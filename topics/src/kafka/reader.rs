@@ -44,7 +44,7 @@ impl KafkaPartitionReader {
         let wake = Arc::new(Notify::new());
         let (waker, at) = (Arc::clone(&wake), tp.clone());
         let (consumer, end) = blocking(move || {
-            let mut consumer: BaseConsumer<LogContext> = create(&client, LogContext)?;
+            let mut consumer: BaseConsumer<LogContext> = create(&client, LogContext::default())?;
             consumer.set_nonempty_callback(move || waker.notify_one());
             // Isolation read_committed: the "high" mark is the last stable offset.
             let (_, end) = consumer

@@ -37,7 +37,7 @@ impl KafkaTransactionalProducer {
             });
         }
         let client = settings::transactional(&shared.config, transactional_id)?;
-        let producer: Arc<Producer> = Arc::new(create(&client, LogContext)?);
+        let producer: Arc<Producer> = Arc::new(create(&client, LogContext::default())?);
         let init = Arc::clone(&producer);
         let producer = OffThread::new(producer);
         blocking(move || {

@@ -726,6 +726,12 @@ pub(crate) async fn topics_are_created_once_and_described(log: Arc<dyn Log>) -> 
     }
     let description = log.describe_topic(&name).await?;
     ensure!(description.partitions == 3, "described {description:?}");
+    let brokers = log.broker_count().await?;
+    ensure!(
+        description.replication_factor == brokers.min(3) as i32,
+        "a topic on {brokers} broker(s) has {} replicas, expected min(3, brokers)",
+        description.replication_factor
+    );
     ensure!(
         description
             .configs
