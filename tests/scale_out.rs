@@ -2,8 +2,10 @@
 //! broker; one is killed with SIGKILL while workflows are in flight, and the other restores
 //! the lost partitions' state from the log and finishes every workflow: each result right,
 //! each step's terminal result recorded exactly once. (Kafka only: the embedded log belongs
-//! to one process.) The killed process's open transaction holds readers back until Kafka's
-//! transaction timeout (60 s) aborts it, so the survivor finishes about a minute later.
+//! to one process.) The survivor takes the killed one's partitions over once its session
+//! times out (6 s) and, opening their transactional ids, aborts the dead producer's open
+//! transaction at once: the whole run takes about 20 s where it took over 80 s when readers
+//! waited out the 60 s transaction timeout.
 
 mod support;
 

@@ -35,6 +35,16 @@ pub enum Error {
     /// A queue name that cannot name a topic.
     #[error("invalid queue name {0:?}: use 1 to 200 ASCII letters, digits, '.', '_' or '-'")]
     InvalidQueue(String),
+    /// A payload past the record limit (`[topics] max-record-bytes`): nothing was sent.
+    #[error("{what} take {size} bytes, past the limit of {limit} ([topics] max-record-bytes)")]
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// No task of this name is registered.
     #[error("unknown task {0:?}: register it with app.task(..) in the worker's binary")]
     UnknownTask(String),
@@ -87,6 +97,9 @@ pub enum Error {
         /// What was wrong with the body.
         detail: String,
     },
+    /// The worker's coordinator could not stay up; the worker stopped.
+    #[error("the coordinator could not stay up: {0}")]
+    CoordinatorFailed(String),
     /// The app, worker or reader was shut down.
     #[error("the {0} is shut down")]
     Shutdown(&'static str),

@@ -31,7 +31,7 @@ pub use error::{Error, Result};
 pub use inspect::{
     Control, Event, EventStream, EventsFrom, InspectKind, PartitionLag, QueueStatus, WorkerStatus,
 };
-pub use names::{validate_queue, TopicNames, MAX_QUEUE_NAME, WORKFLOW_MAX_BYTES};
+pub use names::{validate_queue, TopicNames, MAX_QUEUE_NAME, RECORD_OVERHEAD, WORKFLOW_MAX_BYTES};
 pub use results::AsyncResult;
 pub use task::{
     ApplyAsync, Ctx, DeliveryInfo, Request, RetryRequest, Task, TaskError, TaskOptions,

@@ -6,10 +6,15 @@ use std::sync::Arc;
 
 use celeriac_topics::{TopicName, TopicSpec};
 
-/// The largest record the workflows topic takes (its `max.message.bytes`): 16 MiB. One record
-/// there is a whole compiled workflow; a chord of 10,000 members is past the broker's 1 MiB
-/// default.
+/// The largest record any topic of the app takes by default (`max.message.bytes`, set on every
+/// topic at creation): 16 MiB. A workflows record is a whole compiled workflow (a chord of
+/// 10,000 members is past the broker's 1 MiB default); results and chord inputs can be large.
+/// [`TopicNames::set_max_record_bytes`] (`[topics] max-record-bytes`) changes it.
 pub const WORKFLOW_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// Room left in a record for everything but its arguments or result (ids, names, headers):
+/// a payload may be at most the record limit less this.
+pub const RECORD_OVERHEAD: usize = 64 * 1024;
 
 /// The topics of one Celeriac app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +30,8 @@ pub struct TopicNames {
     queue_topics: Arc<BTreeMap<String, QueueTopic>>,
     /// `retention.ms` of the input topics (tasks, workflows, timers, events), if configured.
     input_retention_ms: Option<i64>,
+    /// The largest record of every topic (`max.message.bytes`).
+    max_record_bytes: usize,
 }
 
 /// One configured queue's topic: its partition count and topic configs.
@@ -79,7 +86,33 @@ impl TopicNames {
             task_partitions: 8,
             queue_topics: Arc::default(),
             input_retention_ms: None,
+            max_record_bytes: WORKFLOW_MAX_BYTES,
         }
+    }
+
+    /// Sets the largest record of every topic (`max.message.bytes`, at least 1 MiB).
+    pub fn set_max_record_bytes(&mut self, bytes: usize) {
+        self.max_record_bytes = bytes.max(1024 * 1024);
+    }
+
+    /// The largest record of every topic.
+    pub fn max_record_bytes(&self) -> usize {
+        self.max_record_bytes
+    }
+
+    /// The largest arguments or result a record can carry: [`max_record_bytes`](Self::max_record_bytes)
+    /// less [`RECORD_OVERHEAD`]. Anything larger fails its task with a clear error instead of
+    /// being refused by the log.
+    pub fn max_payload_bytes(&self) -> usize {
+        self.max_record_bytes.saturating_sub(RECORD_OVERHEAD)
+    }
+
+    /// `spec` with the record limit, unless it sets its own.
+    fn limited(&self, spec: TopicSpec) -> TopicSpec {
+        if spec.configs.contains_key("max.message.bytes") {
+            return spec;
+        }
+        spec.config("max.message.bytes", self.max_record_bytes.to_string())
     }
 
     /// Gives the input topics (tasks, workflows, timers, events) a finite `retention.ms`.
@@ -105,6 +138,7 @@ impl TopicNames {
 
     /// `spec` with the configured input retention, unless it sets its own.
     fn input(&self, spec: TopicSpec) -> TopicSpec {
+        let spec = self.limited(spec);
         match self.input_retention_ms {
             Some(ms) if !spec.configs.contains_key("retention.ms") => {
                 spec.config("retention.ms", ms.to_string())
@@ -182,18 +216,20 @@ impl TopicNames {
     pub fn core_topics(&self) -> Vec<TopicSpec> {
         let p = self.coordinator_partitions;
         vec![
-            self.input(
-                TopicSpec::new(self.workflows(), p)
-                    .config("max.message.bytes", WORKFLOW_MAX_BYTES.to_string()),
-            ),
+            self.input(TopicSpec::new(self.workflows(), p)),
             self.input(TopicSpec::new(self.timers(), p)),
             self.input(TopicSpec::new(self.events(), p)),
-            TopicSpec::new(self.results(), p).config("cleanup.policy", "compact"),
-            TopicSpec::new(self.control(), 1)
-                .config("retention.ms", (7 * 24 * 3600 * 1000i64).to_string()),
-            TopicSpec::new(self.replies(), 1).config("retention.ms", (3600 * 1000i64).to_string()),
-            TopicSpec::new(self.dead(), 1),
-            TopicSpec::new(self.beat(), 1),
+            self.limited(TopicSpec::new(self.results(), p).config("cleanup.policy", "compact")),
+            self.limited(
+                TopicSpec::new(self.control(), 1)
+                    .config("retention.ms", (7 * 24 * 3600 * 1000i64).to_string()),
+            ),
+            self.limited(
+                TopicSpec::new(self.replies(), 1)
+                    .config("retention.ms", (3600 * 1000i64).to_string()),
+            ),
+            self.limited(TopicSpec::new(self.dead(), 1)),
+            self.limited(TopicSpec::new(self.beat(), 1)),
         ]
     }
 

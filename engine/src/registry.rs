@@ -78,6 +78,11 @@ impl Routes {
         self.routes.push((pattern.into(), queue.into()));
     }
 
+    /// Every route, pattern and queue, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.routes.iter().map(|(p, q)| (p.as_str(), q.as_str()))
+    }
+
     /// The queue of `task`, if a route matches.
     pub(crate) fn queue_for(&self, task: &str) -> Option<&str> {
         self.routes

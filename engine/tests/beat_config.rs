@@ -129,7 +129,7 @@ mod beat {
             ),
             (
                 "cron = \"0 0 * * *\"\nqueue = \"a queue\"",
-                "not a valid topic suffix",
+                "invalid queue name \"a queue\"",
             ),
             (
                 "cron = \"0 0 * * *\"\npriority = 12",

@@ -668,6 +668,7 @@ fn records_that_are_not_what_their_topic_carries_are_dead_lettered_and_heartbeat
         software_version: "0".into(),
         concurrency: 0,
         freq_ms: 0,
+        coordinator: String::new(),
     };
     let input = Input::from_record(Source::Events, &record(heartbeat.encode().unwrap()));
     assert!(matches!(input, Input::Ignored { .. }));

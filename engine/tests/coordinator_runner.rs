@@ -445,6 +445,37 @@ async fn aborted_transactions_are_applied_again_and_publish_nothing_twice() {
     exactly_once(log.as_ref(), &names).await;
 }
 
+/// A commit that went through but answers with a retriable error (its response was lost) is
+/// retried, never aborted: aborting would apply the batch again and publish its successors a
+/// second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_that_may_have_succeeded_is_retried_not_aborted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, names) = embedded(&dir.path().join("log")).await;
+    let worker = Worker::spawn(log.clone(), names.clone(), false);
+    let handle = coordinator(&log, &names, &dir.path().join("state"))
+        .max_batch(20)
+        .lying_commits(40)
+        .build()
+        .unwrap()
+        .spawn();
+    let dags = workflows(30);
+    let long = chains(4, 6);
+    for dag in dags.iter().chain(&long) {
+        submit(log.as_ref(), &names, &dag.to_spec()).await;
+    }
+    let store = handle.store().clone();
+    for (dag, expected) in dags.iter().zip(expected(30)) {
+        assert_eq!(output(&store, dag).await, expected);
+    }
+    for (i, dag) in long.iter().enumerate() {
+        assert_eq!(output(&store, dag).await, json!(i + 5));
+    }
+    worker.stop().await;
+    handle.shutdown().await.unwrap();
+    exactly_once(log.as_ref(), &names).await;
+}
+
 /// Times a 10,000-member chord end to end on the embedded log (`--ignored`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check"]

@@ -80,7 +80,7 @@ const RELEASED: Released = history! {
     "TaskResult" => [1],
     "ControlCommand" => [1],
     "ControlReply" => [1],
-    "WorkerHeartbeat" => [1, 2],
+    "WorkerHeartbeat" => [1, 2, 3],
     "DeadLetter" => [1],
     "BeatFire" => [1],
 };

@@ -26,4 +26,8 @@ pub struct WorkerHeartbeat {
     /// say (added in v2).
     #[serde(default)]
     pub freq_ms: i64,
+    /// How the worker's coordinator member is doing (`"running"`, `"restarting …: cause"`,
+    /// `"failed: cause"`, `"none"`); empty when the sender does not say (added in v3).
+    #[serde(default)]
+    pub coordinator: String,
 }

@@ -62,7 +62,7 @@ pub(crate) async fn run(app: &App, args: &WorkerArgs) -> anyhow::Result<()> {
     );
     tokio::select! {
         _ = signalled.cancelled() => eprintln!("shutting down: finishing running tasks (grace {grace:?})"),
-        _ = cancel.cancelled() => eprintln!("shutting down on a control command"),
+        _ = cancel.cancelled() => eprintln!("the worker is stopping (a shutdown command, or its coordinator could not stay up)"),
     }
     handle.shutdown().await?;
     Ok(())

@@ -234,6 +234,13 @@ impl AppBuilder {
         if let Some(retention) = self.topics.retention {
             names.set_input_retention(retention);
         }
+        if let Some(bytes) = self.topics.max_record_bytes {
+            names.set_max_record_bytes(bytes);
+        }
+        crate::validate_queue(&self.default_queue)?;
+        for (_, queue) in self.routes.iter() {
+            crate::validate_queue(queue)?;
+        }
         for (queue, settings) in &self.queues {
             crate::names::validate_queue(queue)?;
             names.set_queue_topic(queue, settings.partitions, settings.topic_configs(queue)?);
@@ -278,6 +285,13 @@ impl AppBuilder {
                     KafkaConfig::new(brokers.clone()).connect_timeout(self.connect_timeout),
                     |config, (key, value)| config.property(key, value),
                 );
+                let limit = self.topics.max_record_bytes.unwrap_or(0);
+                if limit > crate::WORKFLOW_MAX_BYTES
+                    && !kafka.properties.contains_key("message.max.bytes")
+                {
+                    // The producer takes a batch a little past the largest record.
+                    kafka = kafka.property("message.max.bytes", (limit + 4096).to_string());
+                }
                 kafka.replication_factor = self.topics.replication_factor;
                 kafka.min_insync_replicas = self.topics.min_insync_replicas;
                 LogConfig::Kafka(kafka)

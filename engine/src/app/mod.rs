@@ -144,10 +144,12 @@ impl App {
     }
 
     /// Creates the topic of `queue` if this process has not seen it yet.
+    /// An invalid queue name is refused here, before anything is sent.
     pub(crate) async fn ensure_queue(&self, queue: &str) -> Result<()> {
         if crate::lock(&self.inner.queues_ready).contains(queue) {
             return Ok(());
         }
+        crate::validate_queue(queue)?;
         match self
             .inner
             .log

@@ -86,11 +86,25 @@ impl App {
 
     /// Sends a message: to its queue, or to the timers topic when its ETA is in the future.
     pub(crate) async fn publish(&self, message: &TaskMessage) -> Result<()> {
+        crate::validate_queue(&message.queue)?;
+        self.check_size(
+            "the task's arguments",
+            message.args.len(),
+            self.inner.names.max_payload_bytes(),
+        )?;
         let record = self.route_record(message)?;
         if *record.topic != *self.inner.names.timers() {
             self.ensure_queue(&message.queue).await?;
         }
         self.inner.log.send(record)?.await?;
+        Ok(())
+    }
+
+    /// Refuses a payload past its limit, before anything is sent.
+    pub(crate) fn check_size(&self, what: &'static str, size: usize, limit: usize) -> Result<()> {
+        if size > limit {
+            return Err(crate::Error::TooLarge { what, size, limit });
+        }
         Ok(())
     }
 

@@ -120,13 +120,16 @@ impl App {
                 step.options.queue = Some(self.queue_for(&step.task));
             }
         }
-        for queue in spec
+        let queues: std::collections::BTreeSet<String> = spec
             .steps
             .iter()
             .filter_map(|s| s.options.queue.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            self.ensure_queue(&queue).await?;
+            .collect();
+        for queue in &queues {
+            crate::validate_queue(queue)?; // every one before any topic is made
+        }
+        for queue in &queues {
+            self.ensure_queue(queue).await?;
         }
         let output = usize::try_from(spec.output)
             .ok()
@@ -137,10 +140,16 @@ impl App {
             .iter()
             .map(|s| (s.step_id.clone(), s.task.clone(), s.task_id))
             .collect();
+        let bytes = spec.encode()?;
+        self.check_size(
+            "the workflow",
+            bytes.len(),
+            self.inner.names.max_record_bytes(),
+        )?;
         let record = OutRecord::keyed(
             self.inner.names.workflows(),
             id.to_string(),
-            Bytes::from(spec.encode()?),
+            Bytes::from(bytes),
         );
         self.inner.log.send(record)?.await?;
         Ok(WorkflowHandle {

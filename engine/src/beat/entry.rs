@@ -137,16 +137,8 @@ impl Entry {
         if self.task.trim().is_empty() {
             return Err(fail("the task name is empty".into()));
         }
-        if self.queue.is_empty()
-            || !self
-                .queue
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        {
-            return Err(fail(format!(
-                "queue {:?} is not a valid topic suffix (use letters, digits, '.', '_' and '-')",
-                self.queue
-            )));
+        if let Err(error) = crate::validate_queue(&self.queue) {
+            return Err(fail(error.to_string()));
         }
         if let Some(priority) = self.priority {
             if !(0..=9).contains(&priority) {

@@ -136,6 +136,10 @@ pub struct TopicsConfig {
     /// broker's, 7 days).
     #[serde(default, with = "duration::option")]
     pub retention: Option<Duration>,
+    /// The largest record of every topic, in bytes (`max.message.bytes`; default 16 MiB, at
+    /// least 1 MiB). Arguments or a result past it less 64 KiB fail their task with a clear
+    /// error.
+    pub max_record_bytes: Option<usize>,
 }
 
 /// `[queues.<name>]`: one queue's topic and default retry policy.

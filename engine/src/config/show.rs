@@ -143,6 +143,11 @@ impl Section<'_> {
             t.retention.map(|d| toml_text(format_duration(d))),
             Some("\"the broker's (7d)\"".to_owned()),
         );
+        self.line(
+            "max-record-bytes",
+            t.max_record_bytes.map(|n| toml_text(n as i64)),
+            Some(toml_text(crate::WORKFLOW_MAX_BYTES as i64)),
+        );
     }
 
     fn queues(&mut self) {

@@ -25,6 +25,7 @@ use super::restore::{apply_range, Range};
 use super::runner::Coordinator;
 use super::state::{keys, set_applied_offset, StateAccess, Table};
 use super::store::Batch;
+use super::txn::{after_failure, transactional_id, Next, Step, RETRY_FOR, RETRY_PAUSE};
 
 /// The most expired results one sweep transaction deletes.
 const SWEEP_LIMIT: usize = 10_000;
@@ -35,8 +36,9 @@ pub(super) struct Runner {
     sources: HashMap<TopicName, Source>,
     timers_topic: TopicName,
     pub(super) consumer: Box<dyn Consumer>,
-    producer: Box<dyn TransactionalProducer>,
-    transactional_id: String,
+    /// The producer of the lowest owned partition's transactional id (none while nothing is
+    /// owned), and that id.
+    producer: Option<(String, Box<dyn TransactionalProducer>)>,
     /// Next offset to apply per owned partition (mirrors the store).
     applied: HashMap<TopicPartition, i64>,
     owned_timers: BTreeSet<i32>,
@@ -57,13 +59,7 @@ enum Outcome {
 }
 
 impl Runner {
-    pub(super) fn new(
-        c: Coordinator,
-        topics: [TopicName; 3],
-        consumer: Box<dyn Consumer>,
-        producer: Box<dyn TransactionalProducer>,
-        transactional_id: String,
-    ) -> Self {
+    pub(super) fn new(c: Coordinator, topics: [TopicName; 3], consumer: Box<dyn Consumer>) -> Self {
         let [workflows, timers, events] = topics;
         Runner {
             sources: [
@@ -75,8 +71,7 @@ impl Runner {
             .collect(),
             timers_topic: timers,
             consumer,
-            producer,
-            transactional_id,
+            producer: None,
             applied: HashMap::new(),
             owned_timers: BTreeSet::new(),
             known_topics: HashSet::new(),
@@ -195,7 +190,43 @@ impl Runner {
                 self.owned_timers.insert(tp.partition);
             }
         }
+        self.take_over(&tps).await?;
         tracing::info!(partitions = tps.len(), restored, elapsed = ?started.elapsed(), "partitions assigned");
+        Ok(())
+    }
+
+    /// Publishes with the transactional id of the lowest owned partition, and fences every
+    /// other owned partition's id: whoever last used one — a member killed or frozen
+    /// mid-transaction — is fenced and its open transaction aborted now (see `txn.rs`).
+    async fn take_over(&mut self, tps: &[TopicPartition]) -> Result<()> {
+        let owned: BTreeSet<i32> = tps.iter().map(|tp| tp.partition).collect();
+        let Some(&lowest) = owned.first() else {
+            return Ok(());
+        };
+        let prefix = self.c.names.prefix().to_owned();
+        let id = transactional_id(&prefix, lowest);
+        if self.producer.as_ref().map(|(current, _)| current) != Some(&id) {
+            self.producer = None; // the old one's id may now be another member's
+            let producer = (self.c.log.transactional_producer(&id))
+                .await
+                .map_err(|e| Error::log(format!("opening transactional producer {id}"), e))?;
+            let producer = super::faults::lying_commits(producer, self.c.lying_commits);
+            tracing::info!(transactional_id = %id, "publishing with the lowest owned partition's id");
+            self.producer = Some((id, producer));
+        }
+        let log = &self.c.log;
+        let fences = owned.iter().filter(|&&p| p != lowest).map(|&p| {
+            let id = transactional_id(&prefix, p);
+            async move {
+                log.transactional_producer(&id)
+                    .await
+                    .map(drop)
+                    .map_err(|e| Error::log(format!("fencing transactional id {id}"), e))
+            }
+        });
+        for fenced in futures::future::join_all(fences).await {
+            fenced?;
+        }
         Ok(())
     }
 
@@ -271,9 +302,11 @@ impl Runner {
                 self.c.core.forget_cache();
                 for tp in offsets.keys() {
                     if let Some(&next) = self.applied.get(tp) {
-                        if let Err(error) = self.consumer.seek(tp, next) {
-                            tracing::debug!(%tp, %error, "seeking back after an abort");
-                        }
+                        // A seek that fails would let the aborted records be skipped: a new
+                        // run restarts from the committed offsets and the store instead.
+                        self.consumer.seek(tp, next).map_err(|e| {
+                            Error::log(format!("seeking {tp} back to {next} after an abort"), e)
+                        })?;
                     }
                 }
                 Ok(())
@@ -299,7 +332,9 @@ impl Runner {
         Ok(())
     }
 
-    /// Publishes actions and commits offsets atomically.
+    /// Publishes actions and commits offsets atomically, following the rules in `txn.rs`:
+    /// retriable calls are tried again (a commit is never aborted), abortable failures abort,
+    /// and a fenced or unusable producer ends this run (its supervisor starts another).
     async fn transact(
         &mut self,
         actions: Vec<Action>,
@@ -317,84 +352,73 @@ impl Runner {
                 next,
             })
             .collect();
-        let attempt = self.try_transact(actions, &commits).await;
-        let Err(error) = attempt else {
+        let Err((step, error)) = self.try_transact(actions, &commits).await else {
             return Ok(Outcome::Committed);
         };
-        match error.txn_class() {
-            Some(TxnErrorClass::Fatal) => {
-                tracing::warn!(%error, "transactional producer failed; building a new one");
-                self.producer = self
-                    .c
-                    .log
-                    .transactional_producer(&self.transactional_id)
-                    .await
-                    .map_err(|e| Error::log("re-creating the transactional producer", e))?;
-            }
-            Some(_) => {
-                tracing::info!(%error, "aborting the transaction; the batch will be applied again");
+        match after_failure(step, &error, RETRY_FOR) {
+            Next::Abort | Next::Retry => {
+                tracing::info!(%error, ?step, "aborting the transaction; the batch will be applied again");
                 self.abort().await;
+                // A queue topic deleted under us is created again before the next try.
+                self.known_topics.clear();
+                if error.is_retriable() {
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+                Ok(Outcome::Aborted)
             }
-            None if error.is_retriable() => {
-                tracing::warn!(%error, "publishing a batch; aborting and trying again");
-                self.abort().await;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            None => {
-                self.abort().await;
-                return Err(Error::log("publishing a batch", error));
-            }
+            Next::Restart => Err(Error::log(
+                format!("transaction {step:?} (the coordinator rejoins its group)"),
+                error,
+            )),
         }
-        Ok(Outcome::Aborted)
     }
 
     /// Aborts the open transaction, if any (best effort: a failed abort is logged).
     async fn abort(&self) {
-        if let Err(error) = self.producer.abort().await {
+        let Some((_, producer)) = &self.producer else {
+            return;
+        };
+        if let Err(error) = producer.abort().await {
             tracing::warn!(%error, "aborting a transaction");
         }
     }
 
+    /// Begin, send, send the offsets, commit — each retriable call tried again until it
+    /// succeeds or [`after_failure`] says otherwise. The error says which step failed.
     async fn try_transact(
         &mut self,
         actions: Vec<Action>,
         offsets: &[CommitOffset],
-    ) -> celeriac_topics::Result<()> {
-        self.producer.begin().await?;
+    ) -> std::result::Result<(), (Step, celeriac_topics::Error)> {
+        let Some((_, producer)) = &self.producer else {
+            let closed =
+                celeriac_topics::Error::Closed("transactional producer (no partition owned)");
+            return Err((Step::Begin, closed));
+        };
+        let producer = producer.as_ref();
+        retrying(Step::Begin, || producer.begin()).await?;
         for action in actions {
-            self.send(action.into_record()).await?;
+            send(producer, action.into_record())
+                .await
+                .map_err(|e| (Step::Send, e))?;
         }
         if !offsets.is_empty() {
-            let group = self.consumer.group_metadata()?;
-            self.producer.send_offsets(offsets, &group).await?;
+            let group = self
+                .consumer
+                .group_metadata()
+                .map_err(|e| (Step::SendOffsets, e))?;
+            retrying(Step::SendOffsets, || producer.send_offsets(offsets, &group)).await?;
         }
         if self.c.abort_transactions > 0 {
             self.c.abort_transactions -= 1;
-            return Err(celeriac_topics::Error::Transaction {
+            let injected = celeriac_topics::Error::Transaction {
                 operation: "commit",
                 class: TxnErrorClass::Abortable,
                 detail: "injected failure".into(),
-            });
+            };
+            return Err((Step::Commit, injected));
         }
-        self.producer.commit().await
-    }
-
-    /// Sends one record in the open transaction, waiting while the producer's queue is full.
-    async fn send(&self, mut record: OutRecord) -> celeriac_topics::Result<()> {
-        let mut waited = Duration::ZERO;
-        loop {
-            match self.producer.send(record) {
-                Ok(_delivery) => return Ok(()), // the commit waits for every delivery
-                Err(celeriac_topics::Error::QueueFull(back))
-                    if waited < Duration::from_secs(30) =>
-                {
-                    record = *back;
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                    waited += Duration::from_millis(2);
-                }
-                Err(error) => return Err(error),
-            }
-        }
+        retrying(Step::Commit, || producer.commit()).await
     }
 
     /// Creates a task queue's topic the first time the coordinator publishes to it.
@@ -405,7 +429,10 @@ impl Runner {
         match self.c.log.describe_topic(topic).await {
             Ok(_) => {}
             Err(celeriac_topics::Error::UnknownTopic(_)) => {
-                let spec = TopicSpec::new(topic, self.c.names.task_partitions);
+                let spec = match self.c.names.queue_of(topic) {
+                    Some(queue) => self.c.names.queue_topic(queue),
+                    None => TopicSpec::new(topic, self.c.names.task_partitions),
+                };
                 match self.c.log.create_topics(&[spec]).await {
                     Ok(()) | Err(celeriac_topics::Error::PartitionMismatch { .. }) => {}
                     Err(e) => return Err(Error::log(format!("creating queue topic {topic:?}"), e)),
@@ -444,6 +471,49 @@ impl Runner {
             if swept < SWEEP_LIMIT as u64 {
                 return Ok(());
             }
+        }
+    }
+}
+
+/// Calls `call` until it succeeds, or fails in a way [`after_failure`] does not retry.
+async fn retrying<F, Fut>(
+    step: Step,
+    mut call: F,
+) -> std::result::Result<(), (Step, celeriac_topics::Error)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = celeriac_topics::Result<()>>,
+{
+    let first = Instant::now();
+    loop {
+        match call().await {
+            Ok(()) => return Ok(()),
+            Err(error) => match after_failure(step, &error, first.elapsed()) {
+                Next::Retry => {
+                    tracing::debug!(%error, ?step, "retrying a transaction call");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+                Next::Abort | Next::Restart => return Err((step, error)),
+            },
+        }
+    }
+}
+
+/// Sends one record in the open transaction, waiting while the producer's queue is full.
+async fn send(
+    producer: &dyn TransactionalProducer,
+    mut record: OutRecord,
+) -> celeriac_topics::Result<()> {
+    let mut waited = Duration::ZERO;
+    loop {
+        match producer.send(record) {
+            Ok(_delivery) => return Ok(()), // the commit waits for every delivery
+            Err(celeriac_topics::Error::QueueFull(back)) if waited < Duration::from_secs(30) => {
+                record = *back;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                waited += Duration::from_millis(2);
+            }
+            Err(error) => return Err(error),
         }
     }
 }

@@ -37,6 +37,26 @@ fn state_of(kind: TaskEventKind) -> TaskState {
     }
 }
 
+/// A success whose result is past `limit` bytes, as the failure it becomes: a result record
+/// the log would refuse must never be sent (it would be resent forever).
+pub(super) fn result_too_large(mut event: TaskEvent, limit: usize) -> TaskEvent {
+    let size = event.result.as_ref().map_or(0, Vec::len);
+    if event.kind != TaskEventKind::Succeeded || size <= limit {
+        return event;
+    }
+    event.kind = TaskEventKind::Failed;
+    event.result = None;
+    event.content_type = None;
+    event.error = Some(TaskError {
+        type_name: "ResultTooLarge".into(),
+        message: format!(
+            "the result takes {size} bytes, past the {limit}-byte limit of a record ([topics] max-record-bytes less 64 KiB)"
+        ),
+        traceback: None,
+    });
+    event
+}
+
 /// The error of a failed or revoked event, made up when the event carries none.
 pub(super) fn error_of(event: &TaskEvent) -> TaskError {
     event.error.clone().unwrap_or_else(|| match event.kind {
@@ -59,9 +79,15 @@ pub(super) fn error_of(event: &TaskEvent) -> TaskError {
 }
 
 impl<S: StateAccess + ?Sized> Apply<'_, S> {
+    /// `event`, a success past the record limit turned into its failure.
+    fn within_limit(&self, event: TaskEvent) -> TaskEvent {
+        result_too_large(event, self.core.config.names.max_payload_bytes())
+    }
+
     /// Applies one task event.
     pub(super) fn event(&mut self, meta: RecordMeta, event: TaskEvent) -> Result<()> {
         self.core.stats.events += 1;
+        let event = self.within_limit(event);
         let state = state_of(event.kind);
         let mut previous = self.result(&event.task_id)?;
         if previous.as_ref().is_some_and(|r| r.state.is_terminal()) {

@@ -30,6 +30,7 @@ pub struct CoordinatorBuilder {
     commit_interval: Option<Duration>,
     crash_after_commits: Option<u64>,
     abort_transactions: u64,
+    lying_commits: u64,
 }
 
 impl std::fmt::Debug for CoordinatorBuilder {
@@ -124,6 +125,14 @@ impl CoordinatorBuilder {
         self
     }
 
+    /// Test hook: the first `n` commits go through but report a retriable error, as a commit
+    /// whose response was lost does; the coordinator must retry them, never abort.
+    #[doc(hidden)]
+    pub fn lying_commits(mut self, n: u64) -> Self {
+        self.lying_commits = n;
+        self
+    }
+
     /// Opens the store and returns the coordinator, ready to [`run`](Coordinator::run).
     pub fn build(self) -> Result<Coordinator> {
         let store = match (self.store, &self.state_dir) {
@@ -160,6 +169,7 @@ impl CoordinatorBuilder {
             commit_pacing,
             crash_after_commits: self.crash_after_commits,
             abort_transactions: self.abort_transactions,
+            lying_commits: self.lying_commits,
         })
     }
 }
@@ -214,6 +224,7 @@ pub struct Coordinator {
     pub(super) commit_pacing: CommitPacing,
     pub(super) crash_after_commits: Option<u64>,
     pub(super) abort_transactions: u64,
+    pub(super) lying_commits: u64,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -276,6 +287,7 @@ impl Coordinator {
             commit_interval: None,
             crash_after_commits: None,
             abort_transactions: 0,
+            lying_commits: 0,
         }
     }
 
@@ -313,19 +325,8 @@ impl Coordinator {
             .consumer(config)
             .await
             .map_err(|e| Error::log("joining the coordinator group", e))?;
-        let transactional_id = format!(
-            "{}.coordinator.{}.{}",
-            self.names.prefix(),
-            self.hostname,
-            uuid::Uuid::new_v4()
-        );
-        let producer = self
-            .log
-            .transactional_producer(&transactional_id)
-            .await
-            .map_err(|e| Error::log("creating the transactional producer", e))?;
-        tracing::info!(%transactional_id, partitions, "coordinator started");
-        let mut run = Runner::new(self, topics, consumer, producer, transactional_id);
+        tracing::info!(partitions, "coordinator started");
+        let mut run = Runner::new(self, topics, consumer);
         let outcome = run.run(&cancel).await;
         if let Err(error) = run.consumer.close().await {
             tracing::warn!(%error, "leaving the coordinator group");

@@ -6,11 +6,14 @@
 //! partition in the same transaction. Applying the marker disarms the timer, so rebuilding
 //! the state from the log never fires a timer twice.
 
-use celeriac_schemas::{Record as _, TaskMessage};
+use celeriac_schemas::{
+    DeadLetter, DeadLetterKind, Record as _, TaskError, TaskMessage, TaskState,
+};
 use celeriac_topics::OutRecord;
 
 use super::core::{record_key, Action, Apply, RecordMeta};
 use super::error::{Error, Result};
+use super::events::NewResult;
 use super::state::{keys, u32_at, u64_at, uuid_at, StateAccess, Table};
 
 /// The header of a fired marker holding the due time (ms) of the timer it disarms.
@@ -29,6 +32,12 @@ impl<S: StateAccess + ?Sized> Apply<'_, S> {
         message: &TaskMessage,
         bytes: &[u8],
     ) -> Result<()> {
+        let queue = message.queue.as_str();
+        if !queue.is_empty() {
+            if let Err(error) = crate::validate_queue(queue) {
+                return self.refuse_timer(meta, message, bytes, error.to_string());
+            }
+        }
         let due = message.eta.unwrap_or(0).max(0);
         let partition = meta.partition as u32;
         let id = keys::task(&message.id);
@@ -54,6 +63,50 @@ impl<S: StateAccess + ?Sized> Apply<'_, S> {
         self.state.put(Table::TimerIds, &id, &value);
         self.core.stats.timers_armed += 1;
         Ok(())
+    }
+
+    /// A countdown whose message could never be published (its queue names no topic): it fails
+    /// now, with the reason, and its bytes go to `dead`.
+    fn refuse_timer(
+        &mut self,
+        meta: RecordMeta,
+        message: &TaskMessage,
+        bytes: &[u8],
+        reason: String,
+    ) -> Result<()> {
+        tracing::warn!(task = %message.id, %reason, "refusing a countdown");
+        let previous = self.result(&message.id)?;
+        if !previous.as_ref().is_some_and(|r| r.state.is_terminal()) {
+            let new = NewResult {
+                task_id: message.id,
+                root_id: message.root_id,
+                parent_id: message.parent_id,
+                task: &message.task,
+                state: TaskState::Failure,
+                result: None,
+                content_type: None,
+                error: Some(TaskError {
+                    type_name: "InvalidQueue".into(),
+                    message: reason.clone(),
+                    traceback: None,
+                }),
+                retries: message.retries,
+                hostname: None,
+                date_done: meta.timestamp_ms,
+            };
+            self.record(new, previous)?;
+        }
+        self.dead_letter(DeadLetter {
+            original: bytes.to_vec(),
+            source_topic: self.core.config.names.timers().to_string(),
+            partition: meta.partition,
+            offset: meta.offset,
+            key: Some(record_key(&message.root_id).to_vec()),
+            reason,
+            kind: DeadLetterKind::Rejected,
+            task_id: Some(message.id),
+            dead_at: self.now_ms,
+        })
     }
 
     /// Disarms a timer on its fired marker (when the marker names the armed due time).

@@ -77,6 +77,24 @@ fn argument_error(error: impl ToString, time: i64) -> Failed {
     }
 }
 
+/// A step whose arguments (a chord body's collected inputs, say) are past the record limit: it
+/// fails, as a record the log would refuse must never be sent.
+fn too_large(kind: &str, what: &str, size: usize, limit: usize, time: i64) -> Failed {
+    Failed {
+        error: TaskError {
+            type_name: kind.into(),
+            message: format!(
+                "{what} take {size} bytes, past the {limit}-byte limit of a record ([topics] max-record-bytes less 64 KiB)"
+            ),
+            traceback: None,
+        },
+        status: StepStatus::Failed,
+        hostname: None,
+        retries: 0,
+        time,
+    }
+}
+
 impl<S: StateAccess + ?Sized> Apply<'_, S> {
     /// Submits a workflow: stores it and starts every step ready at submit. A known id is a
     /// no-op; an invalid spec is dead-lettered and its output step fails.
@@ -93,6 +111,13 @@ impl<S: StateAccess + ?Sized> Apply<'_, S> {
         }
         if let Err(error) = Dag::from_spec(spec.clone()) {
             return self.invalid(meta, spec, bytes, error.to_string());
+        }
+        let bad_queue = (spec.steps.iter())
+            .filter_map(|step| step.options.queue.as_deref())
+            .find(|queue| !queue.is_empty() && crate::validate_queue(queue).is_err());
+        if let Some(queue) = bad_queue {
+            let reason = crate::Error::InvalidQueue(queue.to_owned()).to_string();
+            return self.invalid(meta, spec, bytes, reason);
         }
         self.state.put(Table::Specs, &key, &bytes);
         self.core.stats.workflows += 1;
@@ -257,7 +282,18 @@ impl<S: StateAccess + ?Sized> Apply<'_, S> {
                 }
                 continue;
             }
+            let limit = self.core.config.names.max_payload_bytes();
             match assemble_args(&step.content_type, &step.args, step.input_mode, &slots) {
+                Ok(args) if args.len() > limit => {
+                    let failed = too_large(
+                        "ArgumentsTooLarge",
+                        "its arguments",
+                        args.len(),
+                        limit,
+                        time,
+                    );
+                    self.fail(plan, index, failed, None, &mut ready)?
+                }
                 Ok(args) => self.publish(plan, index, args, parent, partition)?,
                 Err(error) => {
                     self.fail(plan, index, argument_error(error, time), None, &mut ready)?

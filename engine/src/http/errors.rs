@@ -68,11 +68,17 @@ impl From<Error> for ApiError {
             | Error::Config(_)
             | Error::InvalidQueue(_) => Self::unprocessable("invalid_request", error.to_string()),
             Error::Schema(_) => Self::unprocessable("invalid_payload", error.to_string()),
+            Error::TooLarge { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                error.to_string(),
+            ),
             Error::Log(_)
             | Error::Storage { .. }
             | Error::Shutdown(_)
             | Error::Undecodable { .. }
-            | Error::BadReply { .. } => Self::new(
+            | Error::BadReply { .. }
+            | Error::CoordinatorFailed(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 format!("the log or store is not available, try again: {error}"),

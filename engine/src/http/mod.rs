@@ -17,6 +17,7 @@ mod auth;
 mod dashboard;
 mod errors;
 mod events;
+mod health;
 mod idempotency;
 mod metrics;
 mod monitor;

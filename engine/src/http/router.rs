@@ -56,6 +56,7 @@ pub(crate) async fn router(
         .route("/api/workflows/{id}", get(super::workflows::show))
         .route("/api/workers", get(super::workers::workers))
         .route("/api/queues", get(super::workers::queues))
+        .route("/api/health", get(super::health::health))
         .route("/metrics", get(super::metrics::metrics))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -100,6 +100,10 @@ pub struct WorkerStats {
     pub rate_limits: std::collections::BTreeMap<String, String>,
     /// The celeriac version it runs.
     pub software_version: String,
+    /// How its coordinator member is doing (`running`, `restarting …: cause`, `failed: cause`,
+    /// `none`); empty from workers that do not say.
+    #[serde(default)]
+    pub coordinator: String,
 }
 
 /// Decodes a reply's JSON body as `T`; a body `{"error": …}` or of another shape is

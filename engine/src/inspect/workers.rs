@@ -41,6 +41,9 @@ pub struct WorkerStatus {
     pub alive: bool,
     /// The celeriac version it runs.
     pub software_version: String,
+    /// How its coordinator member is doing (`running`, `restarting …: cause`, `failed: cause`,
+    /// `none`); empty from workers that do not say.
+    pub coordinator: String,
 }
 
 impl WorkerStatus {
@@ -58,6 +61,7 @@ impl WorkerStatus {
             processed: beat.processed,
             last_heartbeat: beat.timestamp,
             software_version: beat.software_version,
+            coordinator: beat.coordinator,
         }
     }
 }

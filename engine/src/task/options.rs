@@ -181,6 +181,9 @@ impl TaskOptions {
 
     /// Checks the options; an invalid rate limit is an error naming the task.
     pub(crate) fn validate(&self, task: &str) -> Result<()> {
+        if let Some(queue) = &self.queue {
+            crate::validate_queue(queue)?;
+        }
         match (
             &self.invalid_rate_limit,
             self.invalid_rate_limit

@@ -270,6 +270,7 @@ fn stats(shared: &WorkerShared) -> WorkerStats {
         uptime_s: shared.started.elapsed().as_secs(),
         rate_limits,
         software_version: env!("CARGO_PKG_VERSION").to_owned(),
+        coordinator: shared.coordinator_label(),
     }
 }
 

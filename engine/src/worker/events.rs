@@ -139,6 +139,7 @@ pub(crate) fn heartbeat(shared: &WorkerShared, every: Duration) -> Result<Delive
         software_version: env!("CARGO_PKG_VERSION").to_owned(),
         concurrency: i32::try_from(shared.concurrency).unwrap_or(i32::MAX),
         freq_ms: i64::try_from(every.as_millis()).unwrap_or(i64::MAX),
+        coordinator: shared.coordinator_label(),
     };
     let names = &shared.app.inner.names;
     let bytes = beat.encode()?;

@@ -42,6 +42,7 @@ pub struct WorkerBuilder {
     heartbeat: Duration,
     send_events: bool,
     coordinator: bool,
+    restart_policy: crate::coordinator::RestartPolicy,
 }
 
 /// What one running task looks like to `inspect active`.
@@ -79,6 +80,8 @@ pub(crate) struct WorkerShared {
     /// The store of the coordinator running in this worker, if any: `inspect scheduled`
     /// answers from its timers.
     pub(crate) coordinator_store: OnceLock<crate::coordinator::CoordinatorStore>,
+    /// How the coordinator running in this worker is doing, if there is one.
+    pub(crate) coordinator_state: OnceLock<Arc<Mutex<crate::coordinator::CoordinatorState>>>,
 }
 
 /// A running worker; [`shutdown`](Self::shutdown) drains it gracefully.
@@ -93,6 +96,15 @@ impl WorkerHandle {
     /// waits for the worker to exit.
     pub async fn shutdown(self) -> Result<()> {
         self.cancel.cancel();
+        self.join
+            .await
+            .unwrap_or_else(|e| Err(crate::Error::Config(format!("the worker task failed: {e}"))))
+    }
+
+    /// Waits until the worker stops by itself — a SHUTDOWN command, or a coordinator that
+    /// could not stay up ([`Error::CoordinatorFailed`](crate::Error::CoordinatorFailed)) —
+    /// without asking it to.
+    pub async fn finished(self) -> Result<()> {
         self.join
             .await
             .unwrap_or_else(|e| Err(crate::Error::Config(format!("the worker task failed: {e}"))))
@@ -133,6 +145,7 @@ impl App {
             heartbeat: Duration::from_secs(2),
             send_events: config.events.unwrap_or(false),
             coordinator: true,
+            restart_policy: crate::coordinator::RestartPolicy::default(),
         }
     }
 }
@@ -166,6 +179,14 @@ impl WorkerBuilder {
     /// fires countdowns and runs workflows for the partitions the group gives it.
     pub fn coordinator(mut self, on: bool) -> Self {
         self.coordinator = on;
+        self
+    }
+
+    /// How the coordinator member is restarted when it stops on an error, and when the worker
+    /// gives up and stops with the cause (default: backoff from 0.5 s to 10 s, giving up after
+    /// 8 failures in a row).
+    pub fn coordinator_restarts(mut self, policy: crate::coordinator::RestartPolicy) -> Self {
+        self.restart_policy = policy;
         self
     }
 
@@ -223,6 +244,7 @@ impl WorkerBuilder {
             prefetch,
             started: std::time::Instant::now(),
             coordinator_store: OnceLock::new(),
+            coordinator_state: OnceLock::new(),
         });
         let mut loops = Vec::new();
         for queue in &self.queues {
@@ -233,9 +255,16 @@ impl WorkerBuilder {
                 self.grace,
             )));
         }
-        let coordinator = if self.coordinator {
-            let handle = self.start_coordinator()?;
+        let coordinator_failure = Arc::new(Mutex::new(None));
+        let mut coordinator = if self.coordinator {
+            let failure = Arc::clone(&coordinator_failure);
+            let stop = cancel.clone();
+            let handle = self.start_coordinator(move |error| {
+                *lock(&failure) = Some(error.to_string());
+                stop.cancel();
+            })?;
             let _ = shared.coordinator_store.set(handle.store().clone());
+            let _ = shared.coordinator_state.set(handle.state_cell());
             Some(handle)
         } else {
             None
@@ -269,17 +298,24 @@ impl WorkerBuilder {
         cancel.cancel();
         control.abort();
         heartbeat.abort();
-        if let Some(coordinator) = coordinator {
+        if let Some(coordinator) = coordinator.take() {
             if let Err(error) = coordinator.shutdown().await {
                 tracing::warn!(%error, "the coordinator stopped with an error");
             }
         }
+        if let Some(cause) = lock(&coordinator_failure).take() {
+            return Err(crate::Error::CoordinatorFailed(cause));
+        }
         result
     }
 
-    /// A coordinator member on this app's log, with its store under the state directory
-    /// (another in this process holds the usual one: this one rebuilds from the log).
-    fn start_coordinator(&self) -> Result<crate::coordinator::CoordinatorHandle> {
+    /// A coordinator member on this app's log, kept up by a supervisor, with its store under
+    /// the state directory (another in this process holds the usual one: this one rebuilds
+    /// from the log). `on_give_up` runs when it cannot stay up.
+    fn start_coordinator(
+        &self,
+        on_give_up: impl FnOnce(&crate::coordinator::Error) + Send + 'static,
+    ) -> Result<crate::coordinator::SupervisedCoordinator> {
         let app = &self.app;
         let base = app.state_dir().join("coordinator");
         let store = match crate::coordinator::CoordinatorStore::open(&base) {
@@ -293,17 +329,17 @@ impl WorkerBuilder {
                 detail: e.to_string(),
             })?,
         };
-        let coordinator = crate::coordinator::Coordinator::builder(app.inner.log.clone())
+        let builder = crate::coordinator::Coordinator::builder(app.inner.log.clone())
             .names(app.inner.names.clone())
-            .store(store)
             .hostname(app.hostname().to_owned())
-            .result_expiry(Some(app.inner.result_expires))
-            .build()
-            .map_err(|e| crate::Error::Storage {
-                path: base.display().to_string(),
-                detail: e.to_string(),
-            })?;
-        Ok(coordinator.spawn())
+            .result_expiry(Some(app.inner.result_expires));
+        Ok(crate::coordinator::supervise(
+            builder,
+            store,
+            self.restart_policy,
+            CancellationToken::new(),
+            on_give_up,
+        ))
     }
 }
 
@@ -318,6 +354,13 @@ impl WorkerShared {
                 started_at: running.started_at,
             })
             .collect()
+    }
+
+    /// The coordinator's state in one line (`"none"` for a worker without one).
+    pub(crate) fn coordinator_label(&self) -> String {
+        self.coordinator_state
+            .get()
+            .map_or_else(|| "none".to_owned(), |state| lock(state).label())
     }
 
     pub(crate) fn count_processed(&self) {

@@ -316,6 +316,7 @@ impl Sample for WorkerHeartbeat {
                 software_version: "0.1.0".into(),
                 concurrency: 8,
                 freq_ms: 2000,
+                coordinator: "running".into(),
             },
         )]
     }
@@ -328,7 +329,7 @@ impl Sample for WorkerHeartbeat {
             any::<i64>(),
             any::<i64>(),
             text(),
-            (any::<i32>(), any::<i64>()),
+            (any::<i32>(), any::<i64>(), text()),
         )
             .prop_map(
                 |(
@@ -339,7 +340,7 @@ impl Sample for WorkerHeartbeat {
                     processed,
                     timestamp,
                     software_version,
-                    (concurrency, freq_ms),
+                    (concurrency, freq_ms, coordinator),
                 )| {
                     WorkerHeartbeat {
                         hostname,
@@ -351,6 +352,7 @@ impl Sample for WorkerHeartbeat {
                         software_version,
                         concurrency,
                         freq_ms,
+                        coordinator,
                     }
                 },
             )
@@ -360,6 +362,9 @@ impl Sample for WorkerHeartbeat {
         if version < 2 {
             self.concurrency = 0;
             self.freq_ms = 0;
+        }
+        if version < 3 {
+            self.coordinator = String::new();
         }
         self
     }

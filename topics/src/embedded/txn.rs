@@ -27,6 +27,9 @@ pub(super) struct EmbeddedTransactionalProducer {
     id: String,
     epoch: u64,
     open: Mutex<Option<OpenTransaction>>,
+    /// The last transaction call was a commit that went through: calling commit again
+    /// answers success, as librdkafka's resumed commit does after a lost response.
+    committed: Mutex<bool>,
 }
 
 fn txn_error(operation: &'static str, class: TxnErrorClass, detail: impl Into<String>) -> Error {
@@ -51,6 +54,7 @@ impl EmbeddedTransactionalProducer {
             id: id.to_owned(),
             epoch,
             open: Mutex::new(None),
+            committed: Mutex::new(false),
         }
     }
 
@@ -120,6 +124,7 @@ impl TransactionalProducer for EmbeddedTransactionalProducer {
             records: Vec::new(),
             offsets: Vec::new(),
         });
+        *lock(&self.committed) = false;
         Ok(())
     }
 
@@ -162,6 +167,9 @@ impl TransactionalProducer for EmbeddedTransactionalProducer {
     async fn commit(&self) -> Result<()> {
         self.check_epoch("commit")?;
         let Some(txn) = lock(&self.open).take() else {
+            if *lock(&self.committed) {
+                return Ok(()); // a commit called again after it went through
+            }
             return Err(txn_error(
                 "commit",
                 TxnErrorClass::Abortable,
@@ -187,6 +195,7 @@ impl TransactionalProducer for EmbeddedTransactionalProducer {
                 for (sender, position) in senders.into_iter().zip(positions) {
                     let _ = sender.send(Ok(position));
                 }
+                *lock(&self.committed) = true;
                 Ok(())
             }
             Err(error @ Error::Transaction { .. }) => Err(error),
@@ -200,6 +209,7 @@ impl TransactionalProducer for EmbeddedTransactionalProducer {
 
     async fn abort(&self) -> Result<()> {
         lock(&self.open).take(); // dropping the senders fails every pending delivery
+        *lock(&self.committed) = false;
         Ok(())
     }
 }

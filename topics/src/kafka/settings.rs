@@ -88,10 +88,16 @@ pub(crate) const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 /// purpose: anything larger trades latency for fewer requests).
 pub(crate) const FETCH_MIN_BYTES: &str = "1";
 
-/// `session.timeout.ms`: how long a silent member keeps its partitions. 10 s (Kafka 3+: 45 s):
-/// a killed worker's tasks move to another worker within ~10 s instead of ~45 s; heartbeats
-/// go out every 3 s (`heartbeat.interval.ms`, the default), so a live member is never at risk.
-pub(crate) const SESSION_TIMEOUT_MS: &str = "10000";
+/// `session.timeout.ms`: how long a silent member keeps its partitions. 6 s (Kafka 3+: 45 s;
+/// 6 s is the broker's lowest by default, `group.min.session.timeout.ms`): a killed member's
+/// partitions — a worker's tasks in flight, a coordinator's workflows — move to another within
+/// ~6 s instead of ~45 s. Heartbeats go out every second ([`HEARTBEAT_INTERVAL_MS`]) from
+/// librdkafka's own thread, so a live but busy member is never at risk.
+pub(crate) const SESSION_TIMEOUT_MS: &str = "6000";
+
+/// `heartbeat.interval.ms`: 1 s (librdkafka: 3 s), a sixth of the session timeout, so a live
+/// member misses several before it could be taken for dead.
+pub(crate) const HEARTBEAT_INTERVAL_MS: &str = "1000";
 
 /// `reconnect.backoff.max.ms`: the longest pause between reconnection attempts. 1 s
 /// (librdkafka: 10 s): a restarted broker is used again within a second of coming back.
@@ -102,16 +108,11 @@ pub(crate) const RECONNECT_BACKOFF_MAX_MS: &str = "1000";
 pub(crate) const NAGLE_DISABLE: &str = "true";
 
 /// `transaction.timeout.ms`: how long a transaction may stay open before the coordinator
-/// aborts it. 60 s (Kafka's default). It also bounds how long a transaction abandoned by a
-/// process killed mid-batch holds back `read_committed` readers — every queue and coordinator
-/// topic the batch wrote to — when no successor with the same transactional id comes to fence
-/// it (a successor aborts it at once); the broker's cleanup pass (every 10 s by default) adds
-/// up to that much again. Measured (`tests/scale_out.rs`): the survivor's workflows stall for
-/// about 70 s after the other process is killed. 10 s cut that to ~15 s but made transactions
-/// fail under load (the inspect suite on two busy cores lost results 2 runs in 3), so the
-/// default stays until the cause is known.
-/// librdkafka requires `message.timeout.ms` ≤ this, so a transactional producer's records
-/// time out with it too.
+/// aborts it. 60 s (Kafka's default). A transaction abandoned by a process killed mid-batch no
+/// longer waits for it: the coordinator's transactional ids are per partition, and the member
+/// that takes a partition over opens its id, which fences the dead producer and aborts its
+/// transaction at once (see the engine's coordinator). librdkafka requires
+/// `message.timeout.ms` ≤ this for a transactional producer, so its records time out with it.
 pub(crate) const TRANSACTION_TIMEOUT_MS: &str = "60000";
 
 /// The producer settings the contract rests on; another value is refused.
@@ -214,7 +215,8 @@ pub(crate) fn consumer(config: &KafkaConfig, member: &ConsumerConfig) -> Result<
         .set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS)
         .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
         .set("fetch.min.bytes", FETCH_MIN_BYTES)
-        .set("session.timeout.ms", SESSION_TIMEOUT_MS);
+        .set("session.timeout.ms", SESSION_TIMEOUT_MS)
+        .set("heartbeat.interval.ms", HEARTBEAT_INTERVAL_MS);
     apply(&mut client, &config.properties);
     apply(&mut client, &member.kafka);
     let mut asked = config.properties.clone();
