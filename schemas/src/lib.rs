@@ -65,7 +65,7 @@ pub use payload::ContentType;
 pub use record::{Codec, Record};
 pub use registry::{lookup, released, SchemaVersion};
 pub use result::{ResultHead, TaskResult, TaskState};
-pub use task::{now_millis, RetryPolicy, TaskMessage};
+pub use task::{clock_offset_ms, now_millis, RetryPolicy, TaskMessage, CLOCK_OFFSET_VAR};
 pub use wire::{fingerprint, HEADER_LEN, MAGIC};
 pub use worker::WorkerHeartbeat;
 pub use workflow::{InputMode, StepKind, StepOptions, WorkflowEdge, WorkflowSpec, WorkflowStep};

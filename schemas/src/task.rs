@@ -112,9 +112,27 @@ impl TaskMessage {
     }
 }
 
-/// Milliseconds since the Unix epoch, by this host's clock (0 before 1970).
+/// Milliseconds since the Unix epoch, by this host's clock (0 before 1970), shifted by
+/// [`clock_offset_ms`].
 pub fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .saturating_add(clock_offset_ms())
+}
+
+/// The variable that shifts this process's clock, for fault runs: a process started with
+/// `CELERIAC_CLOCK_OFFSET_MS=-3000` behaves as a host whose clock is 3 s behind.
+pub const CLOCK_OFFSET_VAR: &str = "CELERIAC_CLOCK_OFFSET_MS";
+
+/// How far this process's clock is shifted (`CELERIAC_CLOCK_OFFSET_MS`, read once; 0 when
+/// unset or not a number of milliseconds).
+pub fn clock_offset_ms() -> i64 {
+    static OFFSET: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *OFFSET.get_or_init(|| {
+        std::env::var(CLOCK_OFFSET_VAR)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    })
 }

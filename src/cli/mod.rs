@@ -13,6 +13,7 @@
 
 mod beat;
 mod bench;
+mod chaos;
 mod config;
 mod control;
 mod duration;
@@ -87,6 +88,8 @@ enum Command {
     Beat(beat::BeatArgs),
     /// Show the effective configuration and where each value came from.
     Config(config::ConfigArgs),
+    /// Run the whole system under faults and check its history (a replicated cluster).
+    Chaos(chaos::ChaosArgs),
     /// Measure throughput and latency (build with --release).
     Bench(bench::BenchArgs),
 }
@@ -185,6 +188,7 @@ async fn run(
     match &cli.command {
         Command::Bench(args) => return bench::run(&cli, &config, args).await,
         Command::Config(args) => return config::run(&config, args, cli.json),
+        Command::Chaos(args) => return chaos::run(config.brokers.clone(), args).await,
         _ => {}
     }
     let builder = configure(AppBuilder::from_config(&config)?, &config)?;
@@ -202,6 +206,6 @@ async fn run(
         Command::Workflow(args) => workflow::run(&app, args, cli.json).await,
         Command::Beat(args) => beat::run(&app, &config, args).await,
         Command::Replay(args) => replay::run(&app, args, cli.json).await,
-        Command::Bench(_) | Command::Config(_) => Ok(()),
+        Command::Bench(_) | Command::Config(_) | Command::Chaos(_) => Ok(()),
     }
 }

@@ -18,8 +18,10 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// The host's time, shifted by `CELERIAC_CLOCK_OFFSET_MS` (a fault-run knob; see
+    /// [`celeriac_schemas::clock_offset_ms`]).
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now() + TimeDelta::milliseconds(celeriac_schemas::clock_offset_ms())
     }
 }
 

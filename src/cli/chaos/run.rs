@@ -1,0 +1,709 @@
+//! One chaos run: set up, drive load under faults, wait for quiet, check, report.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use celeriac_engine::{App, Config};
+use celeriac_schemas::{now_millis, Record as _, TaskMessage};
+use celeriac_topics::{partition_for_key, OutRecord};
+use tokio::sync::Mutex;
+
+use super::check::{Acked, Checker, Expectations, Poison, Violation};
+use super::history::History;
+use super::nemesis::{Cluster, Nemesis, Schedule};
+use super::procs::{Env, Proc, Role, Spec};
+use super::workload::Workload;
+use super::ChaosArgs;
+
+/// The beat entry every run schedules.
+const BEAT_ENTRY: &str = "chaos-tick";
+
+/// One fault as it happened.
+#[derive(Debug, Clone)]
+struct Fault {
+    nemesis: Nemesis,
+    at_ms: i64,
+    detail: String,
+}
+
+/// What a run found.
+pub(crate) struct Outcome {
+    seed: u64,
+    pub(crate) violations: Vec<Violation>,
+    faults: Vec<Fault>,
+    acked: usize,
+    results: usize,
+    load_secs: f64,
+    takeovers: BTreeMap<Nemesis, Vec<i64>>,
+    longest_gap_ms: i64,
+    dir: PathBuf,
+}
+
+/// The processes of a run, shared by the load and the nemeses.
+struct Procs {
+    env: Env,
+    workers: Vec<Proc>,
+    others: Vec<Proc>,
+    /// Processes that ended without the run ending them: (label, status, log tail).
+    unexpected: Vec<(String, String, String)>,
+}
+
+impl Procs {
+    /// Notes every process that ended on its own (a violation) and starts it again.
+    fn reap(&mut self) {
+        let env = self.env.clone();
+        for proc in self.workers.iter_mut().chain(self.others.iter_mut()) {
+            if let Some(status) = proc.exited() {
+                self.unexpected
+                    .push((proc.spec.label(), status.to_string(), proc.log_tail(30)));
+                let _ = proc.restart(&env);
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Run {
+    seed: u64,
+    args: ChaosArgs,
+    cluster: String,
+    dir: PathBuf,
+    keep_dir: bool,
+    prefix: String,
+}
+
+impl Run {
+    pub(crate) fn new(seed: u64, cluster: &str, args: &ChaosArgs) -> anyhow::Result<Run> {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let prefix = format!("chaos{seed}-{}", &id[id.len() - 8..]);
+        let (dir, keep_dir) = match &args.dir {
+            Some(dir) => (dir.join(&prefix), true),
+            None => (
+                std::env::temp_dir().join(format!("celeriac-{prefix}")),
+                false,
+            ),
+        };
+        std::fs::create_dir_all(&dir)?;
+        Ok(Run {
+            seed,
+            args: args.clone(),
+            cluster: cluster.to_owned(),
+            dir,
+            keep_dir,
+            prefix,
+        })
+    }
+
+    fn load_duration(&self) -> Duration {
+        self.args
+            .minutes
+            .map_or(self.args.load, |m| Duration::from_secs_f64(m * 60.0))
+    }
+
+    /// The configuration every process reads: the beat entry, worker settings.
+    fn write_config(&self) -> anyhow::Result<PathBuf> {
+        let path = self.dir.join("celeriac.toml");
+        std::fs::write(
+            &path,
+            format!(
+                r#"partitions = 8
+connect-timeout = "30s"
+
+[worker]
+concurrency = 4
+events = true
+grace = "10s"
+
+[beat]
+grace = "1m"
+tick = "250ms"
+
+[beat.entries.{BEAT_ENTRY}]
+task = "demo.noop"
+every = "1s"
+"#
+            ),
+        )?;
+        Ok(path)
+    }
+
+    pub(crate) async fn execute(self) -> anyhow::Result<Outcome> {
+        eprintln!(
+            "chaos: seed {} on {} ({} workers, {:?} of load, prefix {})",
+            self.seed,
+            self.cluster,
+            self.args.workers,
+            self.load_duration(),
+            self.prefix
+        );
+        let config_path = self.write_config()?;
+        let mut config = Config::load(Some(&config_path))?;
+        config.brokers = Some(self.cluster.clone());
+        config.prefix = Some(self.prefix.clone());
+        config.state_dir = Some(self.dir.join("client"));
+        let app = celeriac_engine::AppBuilder::from_config(&config)?
+            .hostname(format!("chaos-client@{}", std::process::id()))
+            .build()
+            .await
+            .context("connecting to the cluster under test")?;
+        app.register_demo_tasks()?;
+        let serve_port = free_port()?;
+        let env = Env {
+            binary: std::env::current_exe()?,
+            brokers: self.cluster.clone(),
+            prefix: self.prefix.clone(),
+            config: config_path,
+            dir: self.dir.clone(),
+        };
+        let procs = Arc::new(Mutex::new(self.start_processes(&env, serve_port)?));
+        self.await_workers(&app).await?;
+        let load_started = now_millis();
+        let faults = Arc::new(Mutex::new(Vec::new()));
+        let stop_faults = tokio_util::sync::CancellationToken::new();
+        let nemeses = {
+            let (this, procs, faults, stop) = (
+                self.clone(),
+                Arc::clone(&procs),
+                Arc::clone(&faults),
+                stop_faults.clone(),
+            );
+            tokio::spawn(async move { this.nemeses(procs, faults, stop).await })
+        };
+        let (acked, poison) = self
+            .drive_load(&app, serve_port, Arc::clone(&procs))
+            .await?;
+        let load_ended = now_millis();
+        stop_faults.cancel();
+        nemeses.await??;
+        eprintln!(
+            "chaos: load done ({} workflows acknowledged); waiting for quiet",
+            acked.len()
+        );
+        let history = self.await_quiet(&app, &acked, &procs).await?;
+        let beat_until = now_millis();
+        let mut violations = self.stop_processes(&procs).await;
+        let history = match history {
+            Some(history) => history,
+            None => History::read(app.log(), app.names()).await?,
+        };
+        let expectations = Expectations {
+            acked: acked.clone(),
+            poison,
+            beat_entry: BEAT_ENTRY.into(),
+            beat_from_ms: load_started + 10_000,
+            beat_until_ms: beat_until - 5_000,
+            skew_ms: 3_000 + 500,
+        };
+        violations.extend(Checker::new(&history, &expectations).run());
+        let faults = faults.lock().await.clone();
+        let takeovers = takeovers(&history, &faults, app.names().coordinator_partitions);
+        let results = history
+            .results
+            .iter()
+            .filter(|r| r.value.state.is_terminal())
+            .count();
+        Ok(Outcome {
+            seed: self.seed,
+            violations,
+            acked: acked.len(),
+            results,
+            load_secs: (load_ended - load_started) as f64 / 1000.0,
+            longest_gap_ms: longest_gap(&history, load_started, load_ended),
+            takeovers,
+            faults,
+            dir: self.dir.clone(),
+        })
+        .map(|outcome| {
+            if outcome.violations.is_empty() && !self.keep_dir {
+                let _ = std::fs::remove_dir_all(&self.dir);
+            }
+            outcome
+        })
+    }
+
+    fn start_processes(&self, env: &Env, serve_port: u16) -> anyhow::Result<Procs> {
+        let mut workers = Vec::new();
+        for index in 1..=self.args.workers {
+            let spec = Spec {
+                role: Role::Worker,
+                index,
+                state_dir: self.dir.join(format!("worker-{index}")),
+                clock_offset_ms: 0,
+                args: vec!["--concurrency".into(), "4".into()],
+            };
+            workers.push(Proc::start(env, spec)?);
+        }
+        let mut others = Vec::new();
+        for index in 1..=2 {
+            let spec = Spec {
+                role: Role::Beat,
+                index,
+                state_dir: self.dir.join(format!("beat-{index}")),
+                clock_offset_ms: 0,
+                args: Vec::new(),
+            };
+            others.push(Proc::start(env, spec)?);
+        }
+        let spec = Spec {
+            role: Role::Serve,
+            index: 1,
+            state_dir: self.dir.join("serve-1"),
+            clock_offset_ms: 0,
+            args: vec!["--bind".into(), format!("127.0.0.1:{serve_port}")],
+        };
+        others.push(Proc::start(env, spec)?);
+        Ok(Procs {
+            env: env.clone(),
+            workers,
+            others,
+            unexpected: Vec::new(),
+        })
+    }
+
+    /// Waits until every worker answers a ping.
+    async fn await_workers(&self, app: &App) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            let replies = app.control().ping(Duration::from_secs(2)).await?;
+            if replies.len() >= self.args.workers {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(90),
+                "only {} of {} workers answered within 90 s (logs in {})",
+                replies.len(),
+                self.args.workers,
+                self.dir.display()
+            );
+        }
+    }
+
+    /// Submits workflows at the configured rate for the load duration (one in five through
+    /// the HTTP front), and a little poison; returns what was acknowledged.
+    async fn drive_load(
+        &self,
+        app: &App,
+        serve_port: u16,
+        procs: Arc<Mutex<Procs>>,
+    ) -> anyhow::Result<(Vec<Acked>, Poison)> {
+        let mut workload = Workload::new(self.seed, self.args.chord_scale);
+        let mut acked = Vec::new();
+        let mut poison = Poison::default();
+        let every = Duration::from_secs_f64(1.0 / self.args.rate.max(0.01));
+        let started = Instant::now();
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut n = 0u64;
+        while started.elapsed() < self.load_duration() {
+            ticker.tick().await;
+            n += 1;
+            let planned = workload.next()?;
+            let via_http = workload.pick(0..=4) == 0;
+            let submitted = if via_http {
+                submit_http(serve_port, &planned.canvas.to_json()).await
+            } else {
+                app.submit_canvas(&planned.canvas)
+                    .await
+                    .map(|h| h.id())
+                    .map_err(anyhow::Error::from)
+            };
+            match submitted {
+                Ok(id) => acked.push(Acked {
+                    id,
+                    kind: planned.kind.name(),
+                    expected: planned.expected,
+                    via_http,
+                }),
+                // Not acknowledged (a broker fault, the front restarting): nothing is promised.
+                Err(error) => eprintln!("chaos: submission not acknowledged: {error:#}"),
+            }
+            if n % 97 == 0 {
+                self.inject_poison(app, &mut poison).await;
+            }
+            procs.lock().await.reap();
+        }
+        Ok((acked, poison))
+    }
+
+    /// One undecodable record and one message for an unknown task, on the default queue.
+    async fn inject_poison(&self, app: &App, poison: &mut Poison) {
+        let topic = app.names().tasks("default");
+        if let Ok(delivery) = app.log().send(OutRecord::keyed(
+            topic.clone(),
+            "poison",
+            b"\x00not an avro record".to_vec(),
+        )) {
+            if let Ok(position) = delivery.await {
+                poison
+                    .undecodable
+                    .insert((topic.clone(), position.partition, position.offset));
+            }
+        }
+        let message = TaskMessage::new("chaos.unknown", "application/json", b"[]".to_vec());
+        if let Ok(bytes) = message.encode() {
+            let record = OutRecord::keyed(topic, message.id.to_string(), bytes);
+            if let Ok(delivery) = app.log().send(record) {
+                if delivery.await.is_ok() {
+                    poison.unknown_tasks.insert(message.id);
+                }
+            }
+        }
+    }
+}
+
+impl Run {
+    /// Applies faults until `stop`: one every `fault_min`..`fault_max`, the kind by the seed.
+    async fn nemeses(
+        &self,
+        procs: Arc<Mutex<Procs>>,
+        faults: Arc<Mutex<Vec<Fault>>>,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> anyhow::Result<()> {
+        let mut schedule = Schedule::new(self.seed);
+        let cluster = Cluster {
+            script: self.args.kafka_script.clone(),
+            nodes: self.args.nodes,
+            port: self.args.kafka_port,
+        };
+        let (low, high) = (
+            self.args.fault_min.as_secs(),
+            self.args.fault_max.as_secs().max(1),
+        );
+        loop {
+            let pause = schedule.seconds(low, high.max(low));
+            tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                () = tokio::time::sleep(pause) => {}
+            }
+            let nemesis = schedule.next();
+            let at_ms = now_millis();
+            let detail = self
+                .apply(nemesis, &mut schedule, &cluster, &procs, &stop)
+                .await
+                .with_context(|| format!("applying {}", nemesis.name()))?;
+            eprintln!("chaos: {} ({detail})", nemesis.name());
+            faults.lock().await.push(Fault {
+                nemesis,
+                at_ms,
+                detail,
+            });
+        }
+    }
+
+    /// One fault, undone before it returns (a killed process restarted, a broker back).
+    async fn apply(
+        &self,
+        nemesis: Nemesis,
+        schedule: &mut Schedule,
+        cluster: &Cluster,
+        procs: &Mutex<Procs>,
+        stop: &tokio_util::sync::CancellationToken,
+    ) -> anyhow::Result<String> {
+        let pick = schedule.index(self.args.workers);
+        match nemesis {
+            Nemesis::KillWorker | Nemesis::KillWorkerFresh | Nemesis::ClockOffset => {
+                let offset = schedule.clock_offset_ms();
+                let down = schedule.seconds(1, 5);
+                let label = {
+                    let mut procs = procs.lock().await;
+                    let worker = &mut procs.workers[pick];
+                    worker.kill9()?;
+                    worker.paused = true;
+                    worker.spec.label()
+                };
+                tokio::time::sleep(down).await;
+                let mut procs = procs.lock().await;
+                let env = procs.env.clone();
+                let worker = &mut procs.workers[pick];
+                let mut detail = format!("{label} killed, back after {down:?}");
+                if nemesis == Nemesis::KillWorkerFresh {
+                    let _ = std::fs::remove_dir_all(&worker.spec.state_dir);
+                    detail.push_str(", state deleted");
+                }
+                if nemesis == Nemesis::ClockOffset {
+                    worker.spec.clock_offset_ms = offset;
+                    detail.push_str(&format!(", clock {offset:+} ms"));
+                }
+                worker.restart(&env)?;
+                Ok(detail)
+            }
+            Nemesis::PauseWorker => {
+                let label = {
+                    let mut procs = procs.lock().await;
+                    let worker = &mut procs.workers[pick];
+                    worker.signal("STOP")?;
+                    worker.paused = true;
+                    worker.spec.label()
+                };
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    () = tokio::time::sleep(self.args.freeze) => {}
+                }
+                let mut procs = procs.lock().await;
+                let worker = &mut procs.workers[pick];
+                worker.signal("CONT")?;
+                worker.paused = false;
+                Ok(format!("{label} frozen for {:?}", self.args.freeze))
+            }
+            Nemesis::KillBroker => {
+                let node = 1 + schedule.index(cluster.nodes);
+                let down = schedule.seconds(3, 10);
+                let c = cluster.clone();
+                tokio::task::spawn_blocking(move || c.kill(node)).await??;
+                tokio::time::sleep(down).await;
+                let c = cluster.clone();
+                tokio::task::spawn_blocking(move || c.start(node)).await??;
+                Ok(format!("broker {node} killed, back after {down:?}"))
+            }
+            Nemesis::RollingRestart => {
+                for node in 1..=cluster.nodes {
+                    let c = cluster.clone();
+                    tokio::task::spawn_blocking(move || {
+                        c.stop(node)?;
+                        c.start(node)
+                    })
+                    .await??;
+                }
+                Ok(format!("{} brokers restarted one by one", cluster.nodes))
+            }
+        }
+    }
+
+    /// Waits until every acknowledged workflow's output is terminal (at most three minutes);
+    /// the history then, or `None` when the wait ran out (the checker says what is missing).
+    async fn await_quiet(
+        &self,
+        app: &App,
+        acked: &[Acked],
+        procs: &Mutex<Procs>,
+    ) -> anyhow::Result<Option<History>> {
+        let started = Instant::now();
+        loop {
+            procs.lock().await.reap();
+            let history = History::read(app.log(), app.names()).await?;
+            let specs: std::collections::HashMap<uuid::Uuid, uuid::Uuid> = history
+                .workflows
+                .iter()
+                .filter_map(|w| {
+                    let output = usize::try_from(w.value.output).ok()?;
+                    Some((w.value.id, w.value.steps.get(output)?.task_id))
+                })
+                .collect();
+            let done: std::collections::HashSet<uuid::Uuid> = history
+                .results
+                .iter()
+                .filter(|r| r.value.state.is_terminal())
+                .map(|r| r.value.task_id)
+                .collect();
+            let waiting = acked
+                .iter()
+                .filter(|a| !specs.get(&a.id).is_some_and(|out| done.contains(out)))
+                .count();
+            if waiting == 0 {
+                return Ok(Some(history));
+            }
+            if started.elapsed() > Duration::from_secs(180) {
+                eprintln!("chaos: {waiting} workflows still unfinished after 180 s of quiet");
+                return Ok(Some(history));
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    /// Stops every process with SIGTERM; a process that does not exit 0 is a violation, as is
+    /// any that ended on its own during the run.
+    async fn stop_processes(&self, procs: &Mutex<Procs>) -> Vec<Violation> {
+        let mut procs = procs.lock().await;
+        procs.reap();
+        let mut violations: Vec<Violation> = procs
+            .unexpected
+            .iter()
+            .map(|(label, status, tail)| Violation {
+                check: "no process exits that the run did not kill",
+                detail: format!("{label} exited on its own: {status}"),
+                history: tail.clone(),
+            })
+            .collect();
+        let Procs {
+            workers, others, ..
+        } = &mut *procs;
+        for proc in workers.iter_mut().chain(others.iter_mut()) {
+            match proc.terminate(Duration::from_secs(30)) {
+                Ok(status) if status.success() => {}
+                Ok(status) => violations.push(Violation {
+                    check: "every process stops cleanly",
+                    detail: format!("{} exited with {status} on SIGTERM", proc.spec.label()),
+                    history: proc.log_tail(30),
+                }),
+                Err(error) => violations.push(Violation {
+                    check: "every process stops cleanly",
+                    detail: format!("{}: {error:#}", proc.spec.label()),
+                    history: proc.log_tail(30),
+                }),
+            }
+        }
+        violations
+    }
+}
+
+/// A free port on loopback.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// `POST /api/workflows` with a JSON canvas; the workflow id from a 2xx answer.
+async fn submit_http(port: u16, canvas: &serde_json::Value) -> anyhow::Result<uuid::Uuid> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = canvas.to_string();
+    let mut stream = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(("127.0.0.1", port)),
+    )
+    .await??;
+    let request = format!(
+        "POST /api/workflows HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response)).await??;
+    let text = String::from_utf8_lossy(&response);
+    let status = text.split(' ').nth(1).unwrap_or("");
+    anyhow::ensure!(status.starts_with('2'), "HTTP {status}");
+    let json = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    let value: serde_json::Value = serde_json::from_str(json.trim())
+        .or_else(|_| serde_json::from_str(dechunk(json).trim()))?;
+    let id = value["id"].as_str().context("no id in the answer")?;
+    Ok(id.parse()?)
+}
+
+/// The body of a chunked HTTP/1.1 answer.
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(len) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if len == 0 || after.len() < len {
+            break;
+        }
+        out.push_str(&after[..len]);
+        rest = after[len..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Per worker-stopping fault, the takeover time: the longest wait, over the coordinator
+/// partitions with results on both sides of the fault, from the fault to that partition's
+/// next result.
+fn takeovers(history: &History, faults: &[Fault], partitions: i32) -> BTreeMap<Nemesis, Vec<i64>> {
+    let mut by_partition: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    for result in history
+        .results
+        .iter()
+        .filter(|r| r.value.state.is_terminal())
+    {
+        let key = celeriac_engine::coordinator::record_key(&result.value.root_id);
+        by_partition
+            .entry(partition_for_key(&key, partitions))
+            .or_default()
+            .push(result.timestamp_ms);
+    }
+    for times in by_partition.values_mut() {
+        times.sort_unstable();
+    }
+    let mut out: BTreeMap<Nemesis, Vec<i64>> = BTreeMap::new();
+    for fault in faults
+        .iter()
+        .filter(|f| f.nemesis.kills_a_worker() || f.nemesis == Nemesis::PauseWorker)
+    {
+        let waits = by_partition.values().filter_map(|times| {
+            let before = times.iter().rev().find(|&&t| t < fault.at_ms)?;
+            let after = times.iter().find(|&&t| t >= fault.at_ms)?;
+            // Only partitions busy around the fault say anything about it.
+            (fault.at_ms - before < 5_000).then_some(after - fault.at_ms)
+        });
+        if let Some(worst) = waits.max() {
+            out.entry(fault.nemesis).or_default().push(worst);
+        }
+    }
+    out
+}
+
+/// The longest time without any terminal result while load ran.
+fn longest_gap(history: &History, from: i64, until: i64) -> i64 {
+    let mut times: Vec<i64> = history
+        .results
+        .iter()
+        .filter(|r| r.value.state.is_terminal())
+        .map(|r| r.timestamp_ms)
+        .filter(|t| (from..=until).contains(t))
+        .collect();
+    times.sort_unstable();
+    times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0)
+}
+
+impl Outcome {
+    pub(crate) fn print(&self) {
+        println!("chaos seed {}: {} workflows acknowledged, {} terminal results, {:.0} s of load ({:.1} results/s), longest gap between results {} ms",
+            self.seed, self.acked, self.results, self.load_secs,
+            self.results as f64 / self.load_secs.max(1.0), self.longest_gap_ms);
+        let mut counts: BTreeMap<Nemesis, usize> = BTreeMap::new();
+        for fault in &self.faults {
+            *counts.entry(fault.nemesis).or_default() += 1;
+        }
+        println!(
+            "  {:<32} {:>5} {:>11} {:>14} {:>14}",
+            "nemesis", "runs", "violations", "takeover p50", "takeover max"
+        );
+        for nemesis in Nemesis::ALL {
+            let runs = counts.get(&nemesis).copied().unwrap_or(0);
+            let (p50, max) = match self.takeovers.get(&nemesis) {
+                Some(times) if !times.is_empty() => {
+                    let mut sorted = times.clone();
+                    sorted.sort_unstable();
+                    (
+                        format!("{:.1} s", sorted[sorted.len() / 2] as f64 / 1000.0),
+                        format!("{:.1} s", sorted[sorted.len() - 1] as f64 / 1000.0),
+                    )
+                }
+                _ => ("-".into(), "-".into()),
+            };
+            println!(
+                "  {:<32} {runs:>5} {:>11} {p50:>14} {max:>14}",
+                nemesis.name(),
+                self.violations.len()
+            );
+        }
+        for fault in &self.faults {
+            println!(
+                "  fault at {}: {} ({})",
+                fault.at_ms,
+                fault.nemesis.name(),
+                fault.detail
+            );
+        }
+        if self.violations.is_empty() {
+            println!("  no violations");
+            return;
+        }
+        println!(
+            "  {} VIOLATIONS (seed {}; logs in {}):",
+            self.violations.len(),
+            self.seed,
+            self.dir.display()
+        );
+        for v in self.violations.iter().take(20) {
+            println!("  - [{}] {}", v.check, v.detail);
+            if !v.history.is_empty() {
+                println!("{}", v.history);
+            }
+        }
+    }
+}
