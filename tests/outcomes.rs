@@ -1,22 +1,29 @@
-//! What a worker records when the log refuses it at first: an outcome or dead letter the log
-//! refused is written once the log takes it (the same bytes, never rebuilt), and the
-//! partition's commits move on after it.
+//! What a worker records when the log refuses it at first, and when its clock disagrees with
+//! its coordinator's: an outcome or dead letter the log refused is written once the log takes
+//! it (the same bytes, never rebuilt), the partition's commits move on after it, and a task its
+//! coordinator fired runs even on a worker whose clock says it is early.
 //!
 //! The refusals are made by deleting a topic under a running worker, which only the embedded
-//! log does at once.
+//! log does at once; the clock tests run on both backends.
 
 mod support;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use celeriac::prelude::*;
 use celeriac::schemas::{
     DeadLetter, DeadLetterKind, Record as _, TaskEvent, TaskEventKind, TaskMessage,
 };
 use celeriac::topics::{OutRecord, TopicPartition};
-use support::Backend;
+use support::{Backend, TestApp};
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
 
 /// The offsets the default queue's workers committed, per partition (0 where none).
 async fn committed(app: &App) -> Vec<i64> {
@@ -266,4 +273,39 @@ async fn a_dead_letter_the_log_refused_is_written_and_commits_move_on() {
         tokio::time::sleep(millis(50)).await;
     }
     worker.shutdown().await.expect("clean shutdown");
+}
+
+/// How far behind its coordinator the skewed worker's clock is.
+const BEHIND_MS: i64 = 60_000;
+
+on_both_backends! {
+    /// A worker whose clock is a minute behind its coordinator's runs a countdown once the
+    /// coordinator fires it (it used to send it back to the timers topic, fired again at once,
+    /// for ever), and a message sent straight to its queue with an ETA waits on the timers path
+    /// once and then runs.
+    async fn a_worker_whose_clock_is_behind_runs_what_its_coordinator_fired(test: TestApp) {
+        let app = &test.app;
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let when = app.task("when", move |(_x, _y): (i64, i64)| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move { Ok(now_ms()) }
+        }).expect("register");
+        let worker = app.worker().clock_offset_ms(-BEHIND_MS).spawn();
+        let sent = now_ms();
+        let countdown = when.apply_async((1, 1)).countdown(millis(500)).send().await.expect("sent");
+        let ran_at = countdown.get(secs(20)).await.expect("the fired countdown runs");
+        assert!(ran_at >= sent + 500, "started {} ms after sending, before its countdown", ran_at - sent);
+        // What a producer in another language may write: a message with an ETA on the queue.
+        let mut message = TaskMessage::new("when", "application/json", b"[1, 2]".to_vec());
+        message.eta = Some(now_ms() + 500);
+        app.log().create_topics(&[app.names().queue_topic("default")]).await.expect("queue topic");
+        let record = OutRecord::keyed(app.names().tasks("default"), message.id.to_string(), message.encode().expect("encode"));
+        app.log().send(record).expect("send").await.expect("sent");
+        let direct = AsyncResult::<i64>::from_id(app, message.id);
+        let ran_at = direct.get(secs(20)).await.expect("the message with an ETA runs");
+        assert!(ran_at >= message.eta.unwrap_or_default(), "started before its ETA");
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "each ran once");
+        worker.shutdown().await.expect("clean shutdown");
+    }
 }

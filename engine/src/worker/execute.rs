@@ -332,11 +332,16 @@ fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Resul
         Some(delay) => {
             let mut next = TaskMessage::clone(message);
             next.retries += 1;
-            next.eta = Some(
-                now_millis().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
-            );
-            next.published_at = now_millis();
-            let retry_message = shared.app.route_record(&next)?;
+            let now = shared.now();
+            next.eta =
+                Some(now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)));
+            next.published_at = now;
+            // Decided by the delay, not by comparing the eta with a clock again.
+            let retry_message = if delay.is_zero() {
+                shared.app.queue_record(&next)?
+            } else {
+                shared.app.timer_record(&next)?
+            };
             let mut retried = failure(shared, message, TaskEventKind::Retried, error);
             retried.next_eta = next.eta;
             Ok(OutcomeRecords::Retry {

@@ -42,6 +42,7 @@ pub struct WorkerBuilder {
     heartbeat: Duration,
     send_events: bool,
     coordinator: bool,
+    clock_offset_ms: i64,
 }
 
 /// What one running task looks like to `inspect active`.
@@ -79,6 +80,8 @@ pub(crate) struct WorkerShared {
     /// The store of the coordinator running in this worker, if any: `inspect scheduled`
     /// answers from its timers.
     pub(crate) coordinator_store: OnceLock<crate::coordinator::CoordinatorStore>,
+    /// Added to the system clock wherever the worker decides by time (a test hook).
+    pub(crate) clock_offset_ms: i64,
 }
 
 /// A running worker; [`shutdown`](Self::shutdown) drains it gracefully.
@@ -133,6 +136,7 @@ impl App {
             heartbeat: Duration::from_secs(2),
             send_events: config.events.unwrap_or(false),
             coordinator: true,
+            clock_offset_ms: 0,
         }
     }
 }
@@ -172,6 +176,16 @@ impl WorkerBuilder {
     /// Sends a RECEIVED event for every task taken (off by default; Celery's `-E`).
     pub fn send_events(mut self, on: bool) -> Self {
         self.send_events = on;
+        self
+    }
+
+    /// Test hook: the worker reads its clock `offset_ms` milliseconds off the system clock
+    /// (negative: behind) wherever it decides by time — expiry, ETAs, a retry's ETA — as a
+    /// worker on a skewed host would, while the coordinator in the same process keeps the
+    /// system clock.
+    #[doc(hidden)]
+    pub fn clock_offset_ms(mut self, offset_ms: i64) -> Self {
+        self.clock_offset_ms = offset_ms;
         self
     }
 
@@ -223,6 +237,7 @@ impl WorkerBuilder {
             prefetch,
             started: std::time::Instant::now(),
             coordinator_store: OnceLock::new(),
+            clock_offset_ms: self.clock_offset_ms,
         });
         let mut loops = Vec::new();
         for queue in &self.queues {
@@ -318,6 +333,12 @@ impl WorkerShared {
                 started_at: running.started_at,
             })
             .collect()
+    }
+
+    /// The worker's clock, in milliseconds since the Unix epoch: what its decisions by time
+    /// (expiry, ETAs) read.
+    pub(crate) fn now(&self) -> i64 {
+        celeriac_schemas::now_millis().saturating_add(self.clock_offset_ms)
     }
 
     pub(crate) fn count_processed(&self) {

@@ -8,9 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use celeriac_schemas::{
-    now_millis, ContentType, DeadLetterKind, Record as _, TaskEventKind, TaskMessage,
-};
+use celeriac_schemas::{ContentType, DeadLetterKind, Record as _, TaskEventKind, TaskMessage};
 use celeriac_topics::{Consumer, ConsumerConfig, ConsumerEvent, Record};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -22,6 +20,7 @@ use super::execute::{execute, Job};
 use super::inflight::InFlight;
 use super::report::{spawn_reporter, Pending, Position, Reporter};
 use super::WorkerShared;
+use crate::app::PARKED_HEADER;
 use crate::task::TaskError;
 use crate::Result;
 
@@ -225,7 +224,7 @@ fn screen(shared: &WorkerShared, queue: &Arc<str>, record: Record) -> Screened {
             return settle(shared, &record, Some(&message), records);
         }
     };
-    let now = now_millis();
+    let now = shared.now();
     let revoked = shared.revocations.is_revoked(message.id);
     let expired = message.expires.is_some_and(|expires| expires <= now);
     if revoked || expired {
@@ -239,11 +238,11 @@ fn screen(shared: &WorkerShared, queue: &Arc<str>, record: Record) -> Screened {
         let records = event_record(shared, &revocation).map(OutcomeRecords::Single);
         return settle(shared, &record, Some(&message), records);
     }
-    if message.eta.is_some_and(|eta| eta > now) {
+    if waits_for_eta(&message, now) {
         // Sent with an ETA straight to the queue: it waits on the timers path instead.
         let records = shared
             .app
-            .route_record(&message)
+            .timer_record(&message)
             .map(OutcomeRecords::Single);
         return settle(shared, &record, Some(&message), records);
     }
@@ -262,6 +261,14 @@ fn screen(shared: &WorkerShared, queue: &Arc<str>, record: Record) -> Screened {
     })
 }
 
+/// True when `message` must wait on the timers path before it runs: its eta is after `now`
+/// and it was never parked there. One that was has been released by the coordinator owning
+/// its timer, whose clock decides ([`PARKED_HEADER`]), so a worker whose clock is behind
+/// runs it rather than parking it again.
+fn waits_for_eta(message: &TaskMessage, now: i64) -> bool {
+    message.eta.is_some_and(|eta| eta > now) && !message.headers.contains_key(PARKED_HEADER)
+}
+
 /// Settles a message with `records`, or — when they could not be encoded — with what
 /// [`unrecordable`] makes of it.
 fn settle(
@@ -277,5 +284,35 @@ fn settle(
             task_id: message.map(|m| m.id),
         },
         None => Screened::Stuck,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(eta: Option<i64>, parked: bool) -> TaskMessage {
+        let mut message = TaskMessage::new("t", "application/json", b"[]".to_vec());
+        message.eta = eta;
+        if parked {
+            message.headers.insert(PARKED_HEADER.into(), "true".into());
+        }
+        message
+    }
+
+    #[test]
+    fn a_message_waits_for_its_eta_once() {
+        let now = 1_000_000;
+        assert!(
+            waits_for_eta(&message(Some(now + 1), false), now),
+            "early and never parked"
+        );
+        assert!(!waits_for_eta(&message(Some(now), false), now), "due");
+        assert!(!waits_for_eta(&message(None, false), now), "no eta");
+        // Released by its coordinator while this worker's clock is a minute behind.
+        assert!(
+            !waits_for_eta(&message(Some(now + 60_000), true), now),
+            "parked once already"
+        );
     }
 }
