@@ -25,7 +25,7 @@ mod results;
 mod task;
 mod worker;
 
-pub use app::{App, AppBuilder, SendOptions, StepState, WorkflowHandle};
+pub use app::{App, AppBuilder, SendOptions, StepState, WorkflowHandle, PARKED_HEADER};
 pub use config::Config;
 pub use error::{Error, Result};
 pub use inspect::{

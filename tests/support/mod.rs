@@ -66,6 +66,35 @@ pub async fn app_with(
     TestApp { app, dir, backend }
 }
 
+/// Reads `topic` from its start in a group of its own until `found` picks a record out, or
+/// fails after 30 s saying `what` never arrived.
+pub async fn await_record<T>(
+    app: &App,
+    topic: &str,
+    what: &str,
+    mut found: impl FnMut(&celeriac::topics::Record) -> Option<T>,
+) -> T {
+    let group = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let consumer = app
+        .log()
+        .consumer(celeriac::topics::ConsumerConfig::new(group, [topic]))
+        .await
+        .expect("consumer");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        if let celeriac::topics::ConsumerEvent::Records(records) = consumer
+            .poll(100, Duration::from_millis(200))
+            .await
+            .expect("poll")
+        {
+            if let Some(hit) = records.iter().find_map(&mut found) {
+                return hit;
+            }
+        }
+    }
+    panic!("{what} never arrived on {topic}");
+}
+
 /// Runs an async test body once per backend.
 #[macro_export]
 macro_rules! on_both_backends {

@@ -20,7 +20,7 @@ use crate::{Result, TaskOptions};
 
 pub(crate) use builder::defaults;
 pub use builder::AppBuilder;
-pub use publish::SendOptions;
+pub use publish::{SendOptions, PARKED_HEADER};
 pub use workflow::{StepState, WorkflowHandle};
 
 /// A Celeriac application: the log, the registered tasks, routes and defaults. Cheap to

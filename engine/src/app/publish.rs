@@ -13,6 +13,16 @@ use super::App;
 use crate::results::AsyncResult;
 use crate::Result;
 
+/// The header of a task message parked on the timers topic to wait for its eta.
+///
+/// The coordinator that owns the timer sends the message to its queue unchanged once it is
+/// due by the coordinator's clock, so a message on a task queue that carries this header was
+/// released by that coordinator, and a worker runs it whatever its own clock says of the eta.
+/// (A worker whose clock is behind would otherwise park it again, to be fired again at once,
+/// for as long as the skew lasts.) A message with a future eta and without the header — sent
+/// straight to a queue by another producer — is parked once, with the header.
+pub const PARKED_HEADER: &str = "celeriac.timer.parked";
+
 /// Celery's `apply_async` options for one call.
 #[derive(Debug, Clone, Default)]
 pub struct SendOptions {
@@ -111,21 +121,37 @@ impl App {
     /// The record a message becomes: `tasks.<queue>` keyed by task id, or `timers` keyed by
     /// root id when it must wait.
     pub(crate) fn route_record(&self, message: &TaskMessage) -> Result<OutRecord> {
-        let payload = Bytes::from(message.encode()?);
-        let waits = message.eta.is_some_and(|eta| eta > now_millis());
-        Ok(if waits {
-            OutRecord::keyed(
-                self.inner.names.timers(),
-                crate::coordinator::record_key(&message.root_id),
-                payload,
-            )
+        if message.eta.is_some_and(|eta| eta > now_millis()) {
+            self.timer_record(message)
         } else {
-            OutRecord::keyed(
-                self.task_topic(&message.queue),
-                crate::coordinator::record_key(&message.id),
-                payload,
-            )
-        })
+            self.queue_record(message)
+        }
+    }
+
+    /// `message` for its queue, `tasks.<queue>`, keyed by task id.
+    pub(crate) fn queue_record(&self, message: &TaskMessage) -> Result<OutRecord> {
+        Ok(OutRecord::keyed(
+            self.task_topic(&message.queue),
+            crate::coordinator::record_key(&message.id),
+            Bytes::from(message.encode()?),
+        ))
+    }
+
+    /// `message` parked on `timers` until its eta, keyed by root id and marked with
+    /// [`PARKED_HEADER`].
+    pub(crate) fn timer_record(&self, message: &TaskMessage) -> Result<OutRecord> {
+        let payload = if message.headers.contains_key(PARKED_HEADER) {
+            message.encode()?
+        } else {
+            let mut parked = message.clone();
+            parked.headers.insert(PARKED_HEADER.into(), "true".into());
+            parked.encode()?
+        };
+        Ok(OutRecord::keyed(
+            self.inner.names.timers(),
+            crate::coordinator::record_key(&message.root_id),
+            Bytes::from(payload),
+        ))
     }
 
     /// Sends many messages at once (one batch per call to the log).

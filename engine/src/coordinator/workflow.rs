@@ -572,6 +572,10 @@ impl<S: StateAccess + ?Sized> Apply<'_, S> {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        if eta.is_some_and(|eta| eta > self.now_ms) {
+            // Parked on timers: once fired, a worker runs it whatever its own clock says.
+            headers.insert(crate::PARKED_HEADER.into(), "true".into());
+        }
         match step.kind {
             StepKind::Map => drop(headers.insert(STEP_KIND_HEADER.into(), "MAP".into())),
             StepKind::Starmap => drop(headers.insert(STEP_KIND_HEADER.into(), "STARMAP".into())),

@@ -1,4 +1,5 @@
-//! What a worker tells the rest of the system: task events, dead letters, heartbeats.
+//! What a worker tells the rest of the system: task events, dead letters, heartbeats, and the
+//! records each settled message becomes ([`OutcomeRecords`]).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -68,20 +69,95 @@ pub(crate) fn event_record(shared: &WorkerShared, event: &TaskEvent) -> Result<O
     ))
 }
 
-/// Sends `original` to the dead-letter topic with the reason.
-pub(crate) fn dead_letter(
+/// The records one settled message becomes, built once: a record the log refuses is sent
+/// again as these same bytes (see [the reporter](super::report)), and each variant says which
+/// records must be durable before which.
+#[derive(Debug)]
+pub(crate) enum OutcomeRecords {
+    /// One record: a SUCCEEDED, REVOKED or FAILED event, or a message forwarded to wait on the
+    /// timers path.
+    Single(OutRecord),
+    /// A retry: the next attempt's message and the RETRIED event naming its eta, sent together.
+    Retry {
+        /// The next attempt, on the timers path (or straight to its queue when it waits for
+        /// nothing).
+        message: OutRecord,
+        /// The RETRIED event of this attempt.
+        retried: OutRecord,
+    },
+    /// A message given up on: its dead letter, and then — only once the dead letter is
+    /// durable — its FAILED event, so a failure anyone can see has its dead letter written.
+    DeadLettered {
+        /// The original bytes and the reason, for `celeriac.dead`.
+        dead_letter: OutRecord,
+        /// The FAILED event; `None` for bytes that are not a task message.
+        failed: Option<OutRecord>,
+    },
+}
+
+impl OutcomeRecords {
+    /// The records to send at once, and the one to send only after those are durable.
+    pub(crate) fn into_stages(self) -> (Vec<OutRecord>, Option<OutRecord>) {
+        match self {
+            OutcomeRecords::Single(record) => (vec![record], None),
+            OutcomeRecords::Retry { message, retried } => (vec![message, retried], None),
+            OutcomeRecords::DeadLettered {
+                dead_letter,
+                failed,
+            } => (vec![dead_letter], failed),
+        }
+    }
+}
+
+/// The one place a message is given up on: `record` dead-lettered with `kind` and `reason`,
+/// and, for a task message, a FAILED event carrying `error`.
+pub(crate) fn dead_lettered(
     shared: &WorkerShared,
     record: &celeriac_topics::Record,
     kind: DeadLetterKind,
     reason: String,
-    task_id: Option<Uuid>,
-) -> Result<Delivery> {
-    let letter = dead_letter_record(shared, record, kind, reason, task_id)?;
-    Ok(shared.app.inner.log.send(letter)?)
+    failed: Option<(&TaskMessage, &TaskError)>,
+) -> Result<OutcomeRecords> {
+    let task_id = failed.map(|(message, _)| message.id);
+    let failed = match failed {
+        Some((message, error)) => Some(event_record(
+            shared,
+            &failure(shared, message, TaskEventKind::Failed, error),
+        )?),
+        None => None,
+    };
+    Ok(OutcomeRecords::DeadLettered {
+        dead_letter: dead_letter_record(shared, record, kind, reason, task_id)?,
+        failed,
+    })
+}
+
+/// What a message whose outcome could not be encoded becomes: dead-lettered as rejected with
+/// why (and failed, if even that event encodes), so it is settled rather than held for ever.
+/// `None` when not even the dead letter encodes: the message then stays uncommitted.
+pub(crate) fn unrecordable(
+    shared: &WorkerShared,
+    record: &celeriac_topics::Record,
+    message: Option<&TaskMessage>,
+    cause: &crate::Error,
+) -> Option<OutcomeRecords> {
+    let error = TaskError::new(
+        "Unrecordable",
+        format!("the outcome could not be encoded: {cause}"),
+    );
+    let reason = error.to_string();
+    let failed = message.map(|message| (message, &error));
+    dead_lettered(shared, record, DeadLetterKind::Rejected, reason.clone(), failed)
+        .or_else(|_| dead_lettered(shared, record, DeadLetterKind::Rejected, reason, None))
+        .map_err(|error| {
+            tracing::error!(%error, topic = %record.topic, partition = record.partition, offset = record.offset,
+                "cannot record a message's outcome or dead letter; it stays uncommitted");
+        })
+        .ok()
 }
 
 /// The record that dead-letters `record` with the reason (key: the task id when known).
-pub(crate) fn dead_letter_record(
+fn dead_letter_record(
     shared: &WorkerShared,
     record: &celeriac_topics::Record,
     kind: DeadLetterKind,
@@ -148,4 +224,39 @@ pub(crate) fn heartbeat(shared: &WorkerShared, every: Duration) -> Result<Delive
         beat.hostname.clone(),
         bytes,
     ))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(topic: &str) -> OutRecord {
+        OutRecord::keyed(topic, "key", &b"bytes"[..])
+    }
+
+    fn topics(records: &[OutRecord]) -> Vec<&str> {
+        records.iter().map(|r| &*r.topic).collect()
+    }
+
+    #[test]
+    fn a_dead_letter_is_durable_before_its_failure_is_sent() {
+        let (first, then) = OutcomeRecords::DeadLettered {
+            dead_letter: record("dead"),
+            failed: Some(record("events")),
+        }
+        .into_stages();
+        assert_eq!(topics(&first), ["dead"], "the dead letter goes alone first");
+        assert_eq!(then.map(|r| r.topic.to_string()).as_deref(), Some("events"));
+    }
+
+    #[test]
+    fn a_retry_and_its_event_go_together() {
+        let (first, then) = OutcomeRecords::Retry {
+            message: record("timers"),
+            retried: record("events"),
+        }
+        .into_stages();
+        assert_eq!(topics(&first), ["timers", "events"]);
+        assert!(then.is_none());
+    }
 }

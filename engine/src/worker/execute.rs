@@ -10,9 +10,11 @@ use celeriac_schemas::{now_millis, ContentType, DeadLetterKind, TaskEventKind, T
 use futures::FutureExt as _;
 use tokio::time::Instant;
 
-use super::events::{dead_letter_record, event, event_record, failure, send_event};
+use super::events::{
+    dead_lettered, event, event_record, failure, send_event, unrecordable, OutcomeRecords,
+};
 use super::rate_limit::TokenBucket;
-use super::report::{Deliveries, OutcomeRecords, Pending, Reporter};
+use super::report::{Pending, Reporter};
 use super::WorkerShared;
 use crate::registry::TaskEntry;
 use crate::task::{Attempt, Ctx, TaskBody, TaskError};
@@ -72,14 +74,22 @@ pub(crate) async fn execute(shared: Arc<WorkerShared>, job: Job, reporter: Repor
             None => return, // abandoned at shutdown: its offset stays uncommitted
         }
     };
-    let log = shared.app.inner.log.as_ref();
-    let deliveries = outcome_records(&shared, &job, &outcome).map(|r| Deliveries::send(log, r));
+    let records = outcome_records(&shared, &job, &outcome).map_or_else(
+        |error| unrecordable(&shared, &job.record, Some(&job.message), &error),
+        Some,
+    );
+    let Some(records) = records else {
+        return; // nothing could be encoded: its offset stays uncommitted (logged)
+    };
+    let position = (job.record.topic_partition(), job.record.offset);
+    let pending = Pending::send(
+        shared.app.inner.log.as_ref(),
+        position,
+        Some(job.message.id),
+        records,
+    );
     shared.count_processed(); // after the outcome went to the log (or was refused)
-    reporter.hand_in(Pending {
-        deliveries,
-        job,
-        outcome,
-    });
+    reporter.hand_in(pending);
 }
 
 /// A message waiting for a slot or a rate-limit token, for `inspect reserved`.
@@ -284,12 +294,12 @@ pub(crate) fn outcome_records(
                 succeeded.result = Some(bytes.clone());
                 succeeded.content_type = Some(job.content_type.as_str().to_owned());
             }
-            Ok([Some(event_record(shared, &succeeded)?), None])
+            Ok(OutcomeRecords::Single(event_record(shared, &succeeded)?))
         }
         Outcome::Terminated => {
             let error = TaskError::new("Terminated", "revoked by a control command");
             let revoked = failure(shared, message, TaskEventKind::Revoked, &error);
-            Ok([Some(event_record(shared, &revoked)?), None])
+            Ok(OutcomeRecords::Single(event_record(shared, &revoked)?))
         }
         Outcome::Failure(error) => failure_records(shared, job, error),
     }
@@ -304,7 +314,7 @@ fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Resul
         error.retry_request().is_some() || options.autoretry_for.iter().any(|k| k == error.kind());
     if !wants_retry {
         let failed = failure(shared, message, TaskEventKind::Failed, error);
-        return Ok([Some(event_record(shared, &failed)?), None]);
+        return Ok(OutcomeRecords::Single(event_record(shared, &failed)?));
     }
     let mut policy = shared.app.retry_policy_for(&message.queue, options);
     if let Some(max) = message.max_retries {
@@ -322,14 +332,22 @@ fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Resul
         Some(delay) => {
             let mut next = TaskMessage::clone(message);
             next.retries += 1;
-            next.eta = Some(
-                now_millis().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
-            );
-            next.published_at = now_millis();
-            let retry_record = shared.app.route_record(&next)?;
+            let now = shared.now();
+            next.eta =
+                Some(now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)));
+            next.published_at = now;
+            // Decided by the delay, not by comparing the eta with a clock again.
+            let retry_message = if delay.is_zero() {
+                shared.app.queue_record(&next)?
+            } else {
+                shared.app.timer_record(&next)?
+            };
             let mut retried = failure(shared, message, TaskEventKind::Retried, error);
             retried.next_eta = next.eta;
-            Ok([Some(retry_record), Some(event_record(shared, &retried)?)])
+            Ok(OutcomeRecords::Retry {
+                message: retry_message,
+                retried: event_record(shared, &retried)?,
+            })
         }
         None => {
             let exhausted = if error.retry_request().is_some() {
@@ -346,17 +364,13 @@ fn failure_records(shared: &WorkerShared, job: &Job, error: &TaskError) -> Resul
                 error.clone()
             };
             let reason = format!("retries exhausted after {retries}: {exhausted}");
-            let failed = failure(shared, message, TaskEventKind::Failed, &exhausted);
-            Ok([
-                Some(event_record(shared, &failed)?),
-                Some(dead_letter_record(
-                    shared,
-                    &job.record,
-                    DeadLetterKind::RetriesExhausted,
-                    reason,
-                    Some(message.id),
-                )?),
-            ])
+            dead_lettered(
+                shared,
+                &job.record,
+                DeadLetterKind::RetriesExhausted,
+                reason,
+                Some((message, &exhausted)),
+            )
         }
     }
 }

@@ -46,12 +46,6 @@ impl InFlight {
         }
     }
 
-    /// Records that a message was skipped without running (it is done at once).
-    pub(crate) fn skip(&mut self, tp: &TopicPartition, offset: i64) {
-        self.start(tp, offset);
-        self.finish(tp, offset);
-    }
-
     /// Messages running now, over all partitions.
     pub(crate) fn running(&self) -> usize {
         self.partitions.values().map(|p| p.running.len()).sum()

@@ -43,6 +43,7 @@ pub struct WorkerBuilder {
     send_events: bool,
     coordinator: bool,
     restart_policy: crate::coordinator::RestartPolicy,
+    clock_offset_ms: i64,
 }
 
 /// What one running task looks like to `inspect active`.
@@ -82,6 +83,8 @@ pub(crate) struct WorkerShared {
     pub(crate) coordinator_store: OnceLock<crate::coordinator::CoordinatorStore>,
     /// How the coordinator running in this worker is doing, if there is one.
     pub(crate) coordinator_state: OnceLock<Arc<Mutex<crate::coordinator::CoordinatorState>>>,
+    /// Added to the system clock wherever the worker decides by time (a test hook).
+    pub(crate) clock_offset_ms: i64,
 }
 
 /// A running worker; [`shutdown`](Self::shutdown) drains it gracefully.
@@ -146,6 +149,7 @@ impl App {
             send_events: config.events.unwrap_or(false),
             coordinator: true,
             restart_policy: crate::coordinator::RestartPolicy::default(),
+            clock_offset_ms: 0,
         }
     }
 }
@@ -193,6 +197,16 @@ impl WorkerBuilder {
     /// Sends a RECEIVED event for every task taken (off by default; Celery's `-E`).
     pub fn send_events(mut self, on: bool) -> Self {
         self.send_events = on;
+        self
+    }
+
+    /// Test hook: the worker reads its clock `offset_ms` milliseconds off the system clock
+    /// (negative: behind) wherever it decides by time — expiry, ETAs, a retry's ETA — as a
+    /// worker on a skewed host would, while the coordinator in the same process keeps the
+    /// system clock.
+    #[doc(hidden)]
+    pub fn clock_offset_ms(mut self, offset_ms: i64) -> Self {
+        self.clock_offset_ms = offset_ms;
         self
     }
 
@@ -245,6 +259,7 @@ impl WorkerBuilder {
             started: std::time::Instant::now(),
             coordinator_store: OnceLock::new(),
             coordinator_state: OnceLock::new(),
+            clock_offset_ms: self.clock_offset_ms,
         });
         let mut loops = Vec::new();
         for queue in &self.queues {
@@ -361,6 +376,12 @@ impl WorkerShared {
         self.coordinator_state
             .get()
             .map_or_else(|| "none".to_owned(), |state| lock(state).label())
+    }
+
+    /// The worker's clock, in milliseconds since the Unix epoch: what its decisions by time
+    /// (expiry, ETAs) read.
+    pub(crate) fn now(&self) -> i64 {
+        celeriac_schemas::now_millis().saturating_add(self.clock_offset_ms)
     }
 
     pub(crate) fn count_processed(&self) {

@@ -1,21 +1,26 @@
 //! One queue's consume loop: take messages within the prefetch bound, screen them (poison,
 //! unknown task, revoked, expired, early), start the rest, and commit by low watermark.
+//!
+//! A message screened out is settled through the reporter like an attempt's outcome: its
+//! dead letter (or revocation, or forward to the timers path) is sent again until the log
+//! takes it, and the message is done — its offset committable — only once that is durable.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use celeriac_schemas::{
-    now_millis, ContentType, DeadLetterKind, Record as _, TaskEventKind, TaskMessage,
-};
-use celeriac_topics::{Consumer, ConsumerConfig, ConsumerEvent, Record, TopicPartition};
+use celeriac_schemas::{ContentType, DeadLetterKind, Record as _, TaskEventKind, TaskMessage};
+use celeriac_topics::{Consumer, ConsumerConfig, ConsumerEvent, Record};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::events::{dead_letter, event, failure, send_event};
+use super::events::{
+    dead_lettered, event, event_record, failure, send_event, unrecordable, OutcomeRecords,
+};
 use super::execute::{execute, Job};
 use super::inflight::InFlight;
-use super::report::{spawn_reporter, Reporter};
+use super::report::{spawn_reporter, Pending, Position, Reporter};
 use super::WorkerShared;
+use crate::app::PARKED_HEADER;
 use crate::task::TaskError;
 use crate::Result;
 
@@ -61,7 +66,7 @@ pub(crate) async fn run(
         match polled {
             Ok(ConsumerEvent::Records(records)) => {
                 for record in records {
-                    dispatch(&shared, &queue_name, record, &mut inflight, &reporter).await;
+                    dispatch(&shared, &queue_name, record, &mut inflight, &reporter);
                 }
             }
             Ok(ConsumerEvent::Assigned(_)) => paused = false,
@@ -114,7 +119,7 @@ async fn drain(
     shared: &WorkerShared,
     consumer: &dyn Consumer,
     inflight: &mut InFlight,
-    done: &mut mpsc::UnboundedReceiver<(TopicPartition, i64)>,
+    done: &mut mpsc::UnboundedReceiver<Position>,
     grace: Duration,
 ) {
     let deadline = Instant::now() + grace;
@@ -149,8 +154,9 @@ async fn drain(
     commit(consumer, inflight).await;
 }
 
-/// Screens one message and starts it, or settles it at once.
-async fn dispatch(
+/// Screens one message and starts it, or hands what settles it to the reporter; either way
+/// it stays in flight until its records are durable.
+fn dispatch(
     shared: &Arc<WorkerShared>,
     queue: &Arc<str>,
     record: Record,
@@ -159,43 +165,42 @@ async fn dispatch(
 ) {
     let tp = record.topic_partition();
     let offset = record.offset;
-    match screen(shared, queue, record).await {
-        Ok(Some(job)) => {
+    match screen(shared, queue, record) {
+        Screened::Run(job) => {
             inflight.start(&tp, offset);
             tokio::spawn(execute(shared.clone(), job, reporter.clone()));
         }
-        Ok(None) => inflight.skip(&tp, offset),
-        Err(error) => {
-            // Not settled (the log refused the dead letter or event): it stays in flight and
-            // uncommitted, so it is read again after a restart rather than lost.
-            tracing::error!(%error, %tp, offset, "could not settle a message; it stays uncommitted");
+        Screened::Settle { records, task_id } => {
             inflight.start(&tp, offset);
+            let log = shared.app.inner.log.as_ref();
+            reporter.hand_in(Pending::send(log, (tp, offset), task_id, records));
         }
+        Screened::Stuck => inflight.start(&tp, offset),
     }
 }
 
-/// Decides what to do with a message: `Some(job)` to run it; `None` when it was settled
-/// (dead-lettered, revoked, expired, or forwarded to wait for its ETA).
-async fn screen(shared: &WorkerShared, queue: &Arc<str>, record: Record) -> Result<Option<Job>> {
-    let settle = |delivery: Result<celeriac_topics::Delivery>| async move {
-        match delivery {
-            Ok(delivery) => delivery.await.map(drop).map_err(crate::Error::from),
-            Err(error) => Err(error),
-        }
-    };
+/// What the queue loop does with a message.
+enum Screened {
+    /// Run it.
+    Run(Job),
+    /// Write these records instead (a dead letter, a revocation, a forward to wait for its
+    /// ETA); the message is done once they are durable.
+    Settle {
+        records: OutcomeRecords,
+        task_id: Option<uuid::Uuid>,
+    },
+    /// Nothing could be encoded to settle it (logged): it stays uncommitted.
+    Stuck,
+}
+
+/// Decides what to do with a message.
+fn screen(shared: &WorkerShared, queue: &Arc<str>, record: Record) -> Screened {
     let message = match TaskMessage::decode(&record.payload) {
         Ok(message) => message,
         Err(error) => {
             let reason = format!("undecodable task message: {error}");
-            settle(dead_letter(
-                shared,
-                &record,
-                DeadLetterKind::Undecodable,
-                reason,
-                None,
-            ))
-            .await?;
-            return Ok(None);
+            let records = dead_lettered(shared, &record, DeadLetterKind::Undecodable, reason, None);
+            return settle(shared, &record, None, records);
         }
     };
     let Some(entry) = shared.app.inner.registry.get(&message.task) else {
@@ -206,42 +211,20 @@ async fn screen(shared: &WorkerShared, queue: &Arc<str>, record: Record) -> Resu
                 message.task
             ),
         );
-        settle(send_event(
-            shared,
-            &failure(shared, &message, TaskEventKind::Failed, &error),
-        ))
-        .await?;
-        settle(dead_letter(
-            shared,
-            &record,
-            DeadLetterKind::UnknownTask,
-            error.to_string(),
-            Some(message.id),
-        ))
-        .await?;
-        return Ok(None);
+        let (kind, reason) = (DeadLetterKind::UnknownTask, error.to_string());
+        let records = dead_lettered(shared, &record, kind, reason, Some((&message, &error)));
+        return settle(shared, &record, Some(&message), records);
     };
     let content_type = match ContentType::parse(&message.content_type) {
         Ok(content_type) => content_type,
         Err(error) => {
             let error = TaskError::new("ContentTypeRefused", error.to_string());
-            settle(send_event(
-                shared,
-                &failure(shared, &message, TaskEventKind::Failed, &error),
-            ))
-            .await?;
-            settle(dead_letter(
-                shared,
-                &record,
-                DeadLetterKind::Rejected,
-                error.to_string(),
-                Some(message.id),
-            ))
-            .await?;
-            return Ok(None);
+            let (kind, reason) = (DeadLetterKind::Rejected, error.to_string());
+            let records = dead_lettered(shared, &record, kind, reason, Some((&message, &error)));
+            return settle(shared, &record, Some(&message), records);
         }
     };
-    let now = now_millis();
+    let now = shared.now();
     let revoked = shared.revocations.is_revoked(message.id);
     let expired = message.expires.is_some_and(|expires| expires <= now);
     if revoked || expired {
@@ -251,21 +234,17 @@ async fn screen(shared: &WorkerShared, queue: &Arc<str>, record: Record) -> Resu
             "expired before it could run"
         };
         let error = TaskError::new(if revoked { "Revoked" } else { "Expired" }, why);
-        settle(send_event(
-            shared,
-            &failure(shared, &message, TaskEventKind::Revoked, &error),
-        ))
-        .await?;
-        return Ok(None);
+        let revocation = failure(shared, &message, TaskEventKind::Revoked, &error);
+        let records = event_record(shared, &revocation).map(OutcomeRecords::Single);
+        return settle(shared, &record, Some(&message), records);
     }
-    if message.eta.is_some_and(|eta| eta > now) {
+    if waits_for_eta(&message, now) {
         // Sent with an ETA straight to the queue: it waits on the timers path instead.
-        let forwarded = shared
+        let records = shared
             .app
-            .route_record(&message)
-            .and_then(|r| Ok(shared.app.inner.log.send(r)?));
-        settle(forwarded).await?;
-        return Ok(None);
+            .timer_record(&message)
+            .map(OutcomeRecords::Single);
+        return settle(shared, &record, Some(&message), records);
     }
     if shared.send_events {
         if let Ok(delivery) = send_event(shared, &event(shared, &message, TaskEventKind::Received))
@@ -273,11 +252,67 @@ async fn screen(shared: &WorkerShared, queue: &Arc<str>, record: Record) -> Resu
             drop(delivery);
         }
     }
-    Ok(Some(Job {
+    Screened::Run(Job {
         message: Arc::new(message),
         entry,
         content_type,
         record,
         queue: queue.clone(),
-    }))
+    })
+}
+
+/// True when `message` must wait on the timers path before it runs: its eta is after `now`
+/// and it was never parked there. One that was has been released by the coordinator owning
+/// its timer, whose clock decides ([`PARKED_HEADER`]), so a worker whose clock is behind
+/// runs it rather than parking it again.
+fn waits_for_eta(message: &TaskMessage, now: i64) -> bool {
+    message.eta.is_some_and(|eta| eta > now) && !message.headers.contains_key(PARKED_HEADER)
+}
+
+/// Settles a message with `records`, or — when they could not be encoded — with what
+/// [`unrecordable`] makes of it.
+fn settle(
+    shared: &WorkerShared,
+    record: &Record,
+    message: Option<&TaskMessage>,
+    records: Result<OutcomeRecords>,
+) -> Screened {
+    let records = records.map_or_else(|error| unrecordable(shared, record, message, &error), Some);
+    match records {
+        Some(records) => Screened::Settle {
+            records,
+            task_id: message.map(|m| m.id),
+        },
+        None => Screened::Stuck,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(eta: Option<i64>, parked: bool) -> TaskMessage {
+        let mut message = TaskMessage::new("t", "application/json", b"[]".to_vec());
+        message.eta = eta;
+        if parked {
+            message.headers.insert(PARKED_HEADER.into(), "true".into());
+        }
+        message
+    }
+
+    #[test]
+    fn a_message_waits_for_its_eta_once() {
+        let now = 1_000_000;
+        assert!(
+            waits_for_eta(&message(Some(now + 1), false), now),
+            "early and never parked"
+        );
+        assert!(!waits_for_eta(&message(Some(now), false), now), "due");
+        assert!(!waits_for_eta(&message(None, false), now), "no eta");
+        // Released by its coordinator while this worker's clock is a minute behind.
+        assert!(
+            !waits_for_eta(&message(Some(now + 60_000), true), now),
+            "parked once already"
+        );
+    }
 }

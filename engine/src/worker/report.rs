@@ -1,13 +1,19 @@
-//! Outcomes on their way to the log: one reporter per queue waits until each attempt's
-//! records are durable and then tells the queue loop, which may commit past the message.
+//! Outcomes on their way to the log: one reporter per queue waits until each settled
+//! message's records are durable and then tells the queue loop, which may commit past the
+//! message.
 //!
-//! A finished attempt sends its records, hands the deliveries here and ends, so a task's
+//! What a message becomes — an attempt's outcome, or a dead letter, revocation or forward the
+//! queue loop decided on — is built once as [`OutcomeRecords`] and sent as built: a record the
+//! log refused is sent again, the same bytes, every half second until it is durable, so a
+//! resent event never disagrees with a record of the same outcome that is durable already,
+//! and one that was durable is never sent twice. A dead letter is durable before its FAILED
+//! event is sent: a failure anyone can see has its dead letter written.
+//!
+//! The sender sends the first records, hands the deliveries here and moves on, so a task's
 //! future is not woken a second time by the log; the reporter waits on all outstanding
 //! deliveries at once and is woken about once per write the log makes (the embedded log
-//! completes a whole group of sends together). A record the log refused is sent again, on
-//! its own, every half second until it is durable; one that was durable is never sent twice.
-//! At shutdown an outcome still refused is given up: its message stays uncommitted and runs
-//! again.
+//! completes a whole group of sends together). At shutdown an outcome still refused is given
+//! up: its message stays uncommitted and runs again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,55 +21,87 @@ use std::time::Duration;
 use celeriac_topics::{Delivery, Log, OutRecord, TopicPartition};
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use uuid::Uuid;
 
-use super::execute::{outcome_records, Job, Outcome};
+use super::events::OutcomeRecords;
 use super::WorkerShared;
 use crate::{Error, Result};
 
 /// How long a refused record waits before it is sent again.
 const RETRY_EVERY: Duration = Duration::from_millis(500);
 
-/// The records one outcome becomes: one, or two (a retry and its event; a failure and its
-/// dead letter), by position.
-pub(crate) type OutcomeRecords = [Option<OutRecord>; 2];
+/// Where a message was read: what the queue loop finishes once its records are durable.
+pub(crate) type Position = (TopicPartition, i64);
 
-/// Which of an outcome's records are not durable yet, by position.
-type Unsettled = [bool; 2];
+/// A record sent, kept so that a refusal sends the same bytes again.
+struct Sent {
+    record: OutRecord,
+    delivery: Result<Delivery>,
+}
 
-/// The deliveries of an outcome's records, by position (`None`: no record there).
-pub(crate) struct Deliveries([Option<Result<Delivery>>; 2]);
-
-impl Deliveries {
-    /// Sends each record.
-    pub(crate) fn send(log: &dyn Log, records: OutcomeRecords) -> Self {
-        Deliveries(records.map(|record| record.map(|r| log.send(r).map_err(Error::from))))
-    }
-
-    /// Waits for every delivery; on failure, which records are not durable and the first
-    /// error.
-    async fn settle(self) -> std::result::Result<(), (Unsettled, Error)> {
-        let mut unsettled = [false; 2];
-        let mut first_error = None;
-        for (position, delivery) in self.0.into_iter().enumerate() {
-            let durable = match delivery {
-                None => continue,
-                Some(Ok(delivery)) => delivery.await.map(drop).map_err(Error::from),
-                Some(Err(error)) => Err(error),
-            };
-            if let Err(error) = durable {
-                unsettled[position] = true;
-                first_error.get_or_insert(error);
-            }
-        }
-        first_error.map_or(Ok(()), |error| Err((unsettled, error)))
+impl Sent {
+    fn send(log: &dyn Log, record: OutRecord) -> Self {
+        let delivery = log.send(record.clone()).map_err(Error::from);
+        Sent { record, delivery }
     }
 }
 
-/// An attempt's outcome whose records were sent (or could not be made).
+/// Records the log refused, to send again, and the first refusal.
+struct Refused {
+    records: Vec<OutRecord>,
+    error: Error,
+}
+
+/// Waits for every delivery of `sent`; the records the log refused, if any.
+async fn settle(sent: Vec<Sent>) -> std::result::Result<(), Refused> {
+    let mut refused = Vec::new();
+    let mut first_error = None;
+    for Sent { record, delivery } in sent {
+        let durable = match delivery {
+            Ok(delivery) => delivery.await.map(drop).map_err(Error::from),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = durable {
+            refused.push(record);
+            first_error.get_or_insert(error);
+        }
+    }
+    match first_error {
+        None => Ok(()),
+        Some(error) => Err(Refused {
+            records: refused,
+            error,
+        }),
+    }
+}
+
+/// A settled message whose first records are sent.
 pub(crate) struct Pending {
-    pub(crate) deliveries: Result<Deliveries>,
-    pub(crate) job: Job,
-    pub(crate) outcome: Outcome,
+    position: Position,
+    /// For logs: the task, when the message is one.
+    task_id: Option<Uuid>,
+    sent: Vec<Sent>,
+    /// Sent once everything in `sent` is durable.
+    then: Option<OutRecord>,
+}
+
+impl Pending {
+    /// Sends the records that go first (the rest wait in the reporter for those to be durable).
+    pub(crate) fn send(
+        log: &dyn Log,
+        position: Position,
+        task_id: Option<Uuid>,
+        records: OutcomeRecords,
+    ) -> Self {
+        let (first, then) = records.into_stages();
+        let sent = first.into_iter().map(|r| Sent::send(log, r)).collect();
+        Pending {
+            position,
+            task_id,
+            sent,
+            then,
+        }
+    }
 }
 
 /// The handle attempts of one queue hand their outcomes to.
@@ -80,11 +118,11 @@ impl Reporter {
     }
 }
 
-/// Starts the reporter of one queue: it sends `(partition, offset)` to `done` for each
-/// message whose outcome is durable, and ends when every [`Reporter`] handle is dropped.
+/// Starts the reporter of one queue: it sends a message's position to `done` once its records
+/// are durable, and ends when every [`Reporter`] handle is dropped and nothing is outstanding.
 pub(crate) fn spawn_reporter(
     shared: Arc<WorkerShared>,
-    done: UnboundedSender<(TopicPartition, i64)>,
+    done: UnboundedSender<Position>,
 ) -> Reporter {
     let (pending, queued) = mpsc::unbounded_channel();
     tokio::spawn(report(shared, queued, done));
@@ -94,99 +132,80 @@ pub(crate) fn spawn_reporter(
 async fn report(
     shared: Arc<WorkerShared>,
     mut queued: UnboundedReceiver<Pending>,
-    done: UnboundedSender<(TopicPartition, i64)>,
+    done: UnboundedSender<Position>,
 ) {
     let mut settling = FuturesUnordered::new();
     let mut open = true;
     loop {
         tokio::select! {
             next = queued.recv(), if open => match next {
-                Some(pending) => settling.push(settle(pending)),
+                Some(pending) => settling.push(record(&shared, pending, &done)),
                 None => open = false,
             },
-            Some((job, outcome, settled)) = settling.next() => match settled {
-                Ok(()) => {
-                    let _ = done.send(position(&job));
+            Some(recorded) = settling.next() => {
+                if let Some(position) = recorded {
+                    let _ = done.send(position);
                 }
-                Err((unsettled, error)) => {
-                    let retry = Retry { job, outcome, unsettled, error };
-                    tokio::spawn(send_again(shared.clone(), retry, done.clone()));
-                }
-            },
+            }
             else => break,
         }
     }
 }
 
-/// Waits for one outcome's deliveries.
-async fn settle(pending: Pending) -> (Job, Outcome, std::result::Result<(), (Unsettled, Error)>) {
-    let settled = match pending.deliveries {
-        Ok(deliveries) => deliveries.settle().await,
-        Err(error) => Err(([true, true], error)),
-    };
-    (pending.job, pending.outcome, settled)
-}
-
-/// Where a message was read: what the queue loop finishes.
-fn position(job: &Job) -> (TopicPartition, i64) {
-    (job.record.topic_partition(), job.record.offset)
-}
-
-/// An outcome the log refused: which of its records, and why.
-struct Retry {
-    job: Job,
-    outcome: Outcome,
-    unsettled: Unsettled,
-    error: Error,
-}
-
-/// Sends an outcome's unsettled records again until they are durable, then tells `done`;
-/// gives up at shutdown (the message then runs again).
-async fn send_again(
-    shared: Arc<WorkerShared>,
-    retry: Retry,
-    done: UnboundedSender<(TopicPartition, i64)>,
-) {
-    let Retry {
-        job,
-        outcome,
-        mut unsettled,
-        mut error,
-    } = retry;
+/// Sees one message's records durable, in their stages; its position once they are, `None`
+/// when a refused record was given up on.
+async fn record(
+    shared: &WorkerShared,
+    pending: Pending,
+    done: &UnboundedSender<Position>,
+) -> Option<Position> {
+    let Pending {
+        position,
+        task_id,
+        mut sent,
+        mut then,
+    } = pending;
+    let log = shared.app.inner.log.as_ref();
     loop {
-        tracing::warn!(%error, task_id = %job.message.id, "recording the outcome failed; retrying");
+        if let Err(refused) = settle(sent).await {
+            Box::pin(send_again(shared, &position, task_id, refused, done)).await?;
+        }
+        match then.take() {
+            Some(record) => sent = vec![Sent::send(log, record)],
+            None => return Some(position),
+        }
+    }
+}
+
+/// Sends refused records again, the same bytes, until they are durable; `None` when it gives
+/// up, at shutdown or once the queue loop is gone (the message then runs again).
+async fn send_again(
+    shared: &WorkerShared,
+    position: &Position,
+    task_id: Option<Uuid>,
+    refused: Refused,
+    done: &UnboundedSender<Position>,
+) -> Option<()> {
+    let (tp, offset) = position;
+    let Refused {
+        mut records,
+        mut error,
+    } = refused;
+    loop {
+        tracing::warn!(%error, ?task_id, %tp, offset, "recording the outcome failed; retrying");
         let stopping = tokio::select! {
             () = tokio::time::sleep(RETRY_EVERY) => false,
             () = shared.cancel.cancelled() => true,
         };
         if stopping || done.is_closed() {
-            tracing::warn!(task_id = %job.message.id, "outcome not recorded before shutdown; the task will run again");
-            return;
+            tracing::warn!(?task_id, %tp, offset, "outcome not recorded before shutdown; the message will run again");
+            return None;
         }
-        let records = match outcome_records(&shared, &job, &outcome) {
-            Ok(records) => records,
-            Err(refused) => {
-                error = refused;
-                continue;
-            }
-        };
-        let [first, second] = records;
-        let records = [
-            first.filter(|_| unsettled[0]),
-            second.filter(|_| unsettled[1]),
-        ];
-        match Deliveries::send(shared.app.inner.log.as_ref(), records)
-            .settle()
-            .await
-        {
-            Ok(()) => {
-                let _ = done.send(position(&job));
-                return;
-            }
-            Err((still, refused)) => {
-                unsettled = still;
-                error = refused;
-            }
+        let log = shared.app.inner.log.as_ref();
+        let sent = records.into_iter().map(|r| Sent::send(log, r)).collect();
+        match settle(sent).await {
+            Ok(()) => return Some(()),
+            Err(still) => (records, error) = (still.records, still.error),
         }
     }
 }
