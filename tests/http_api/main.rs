@@ -1,7 +1,8 @@
 //! `celeriac serve` end to end, in one test binary: every route, idempotency and auth
 //! (`routes`), malformed and hostile requests (`hostile`), the dashboard in headless
-//! Chromium (`dashboard`), and the `celeriac serve` command itself (`command`). The server
-//! runs on 127.0.0.1 with an in-process worker.
+//! Chromium (`dashboard`), the `celeriac serve` command itself (`command`), the OpenAPI
+//! document checked by schemathesis (`contract`) and task states that come only from result
+//! records (`truth`). The server runs on 127.0.0.1 with an in-process worker.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -11,3 +12,4 @@ mod command;
 mod dashboard;
 mod hostile;
 mod routes;
+mod truth;

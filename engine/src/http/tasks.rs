@@ -305,14 +305,30 @@ pub(crate) async fn show(
     }
     let record = state.app.inner.results.latest(id, sent_at).await?;
     let row = state.monitor.task(id);
-    Ok(Json(match record {
-        Some(record) => result_json(&record),
+    let mut body = match &record {
+        Some(record) => result_json(record),
         None => json!({
             "id": id,
             "task": row.as_ref().map(|r| r.task.clone()),
-            "state": row.as_ref().map_or("PENDING", |r| r.state),
+            "state": task_state(None, row.as_ref().map(|r| r.state)),
         }),
-    }))
+    };
+    if let Some(object) = body.as_object_mut() {
+        object.insert("event_state".into(), json!(row.map(|r| r.state)));
+    }
+    Ok(Json(body))
+}
+
+/// The state a task is shown in: its result record's, else what the monitor saw of a task
+/// still on its way (RECEIVED, STARTED, RETRY), else PENDING. A terminal state comes only from
+/// the result record: a worker's SUCCEEDED event can be seen long before the record that
+/// carries the result is readable (a coordinator takeover holds it up).
+pub(crate) fn task_state(record: Option<&TaskResult>, seen: Option<&'static str>) -> &'static str {
+    match (record, seen) {
+        (Some(record), _) => record.state.name(),
+        (None, Some(seen @ ("RECEIVED" | "STARTED" | "RETRY"))) => seen,
+        (None, _) => "PENDING",
+    }
 }
 
 /// A result record as JSON; the value is decoded when it is JSON.

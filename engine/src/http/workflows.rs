@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::errors::{parse_id, parse_json, ApiError};
 use super::idempotency::{fingerprint, Submitted};
 use super::router::ApiState;
-use super::tasks::{idempotency_key, result_json};
+use super::tasks::{idempotency_key, result_json, task_state};
 use crate::App;
 
 /// `POST /api/workflows`: the body is a canvas (`{"chain": [..]}`…) or
@@ -124,20 +124,14 @@ pub(crate) async fn show(
             .results
             .latest(step.task_id, spec.created_at)
             .await?;
-        let (step_state, detail) = match &record {
-            Some(record) => (record.state.name(), result_json(record)),
-            None => (
-                state
-                    .monitor
-                    .task(step.task_id)
-                    .map_or("PENDING", |row| row.state),
-                Value::Null,
-            ),
-        };
+        let seen = state.monitor.task(step.task_id).map(|row| row.state);
+        let step_state = task_state(record.as_ref(), seen);
+        let detail = record.as_ref().map_or(Value::Null, result_json);
         states.push(step_state);
         steps.push(json!({
             "index": index, "step_id": step.step_id, "task": step.task, "task_id": step.task_id,
-            "kind": kind_name(step.kind), "state": step_state, "errback": step.errback,
+            "kind": kind_name(step.kind), "state": step_state, "event_state": seen,
+            "errback": step.errback,
             "input_slots": step.input_slots, "link_error": step.link_error,
             "result": detail.get("result"), "error": detail.get("error"),
         }));
