@@ -188,7 +188,11 @@ impl TopicNames {
             ),
             self.input(TopicSpec::new(self.timers(), p)),
             self.input(TopicSpec::new(self.events(), p)),
-            TopicSpec::new(self.results(), p).config("cleanup.policy", "compact"),
+            // The broker stamps results with its own clock, so a coordinator whose clock is off
+            // cannot make a result look older than the task it answers.
+            TopicSpec::new(self.results(), p)
+                .config("cleanup.policy", "compact")
+                .config("message.timestamp.type", "LogAppendTime"),
             TopicSpec::new(self.control(), 1)
                 .config("retention.ms", (7 * 24 * 3600 * 1000i64).to_string()),
             TopicSpec::new(self.replies(), 1).config("retention.ms", (3600 * 1000i64).to_string()),
