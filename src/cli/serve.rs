@@ -34,6 +34,15 @@ pub(crate) struct ServeArgs {
     /// Also run a worker (and coordinator) in this process, with events on.
     #[arg(long)]
     worker: bool,
+    /// A host name requests may name besides loopback ones, when no token is set (repeatable).
+    #[arg(long = "allow-host")]
+    allow_hosts: Vec<String>,
+    /// Connections served at once (default 1024).
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Live event streams at once (default 64).
+    #[arg(long)]
+    max_event_streams: Option<usize>,
 }
 
 /// The server's options: flags, else `[serve]`, else the defaults.
@@ -60,6 +69,9 @@ fn options(config: &Config, args: &ServeArgs) -> anyhow::Result<ServeOptions> {
             .or(file.request_timeout)
             .unwrap_or(defaults.request_timeout),
         allow_unregistered: args.allow_unregistered || file.allow_unregistered.unwrap_or(false),
+        allowed_hosts: args.allow_hosts.clone(),
+        max_connections: args.max_connections.unwrap_or(defaults.max_connections),
+        max_event_streams: args.max_event_streams.unwrap_or(defaults.max_event_streams),
     })
 }
 

@@ -1,5 +1,6 @@
 //! `celeriac serve` end to end, in one test binary: every route, idempotency and auth
-//! (`routes`), malformed and hostile requests (`hostile`), the dashboard in headless
+//! (`routes`), malformed and hostile requests (`hostile`), what a web page could do without a
+//! token and the connection caps (`browser`), the dashboard in headless
 //! Chromium (`dashboard`), the `celeriac serve` command itself (`command`), the OpenAPI
 //! document checked by schemathesis (`contract`) and task states that come only from result
 //! records (`truth`). The server runs on 127.0.0.1 with an in-process worker.
@@ -7,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod browser;
 mod client;
 mod command;
 mod dashboard;

@@ -185,7 +185,7 @@ pub(crate) async fn submit(
         return Ok((StatusCode::ACCEPTED, Json(accepted(id, &task, false))));
     };
     let print = fingerprint(&json!({"task": task, "args": args, "options": raw.get("options")}));
-    let _guard = state.idempotency.guard().await;
+    let _guard = state.idempotency.guard("task", &key).await;
     if let Some(first) = state.idempotency.get("task", &key)? {
         if first.fingerprint != print {
             return Err(ApiError::new(

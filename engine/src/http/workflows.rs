@@ -71,7 +71,7 @@ pub(crate) async fn submit(
         return Ok((StatusCode::ACCEPTED, Json(accepted(id, output, false))));
     };
     let print = fingerprint(&canvas_json);
-    let _guard = state.idempotency.guard().await;
+    let _guard = state.idempotency.guard("workflow", &key).await;
     if let Some(first) = state.idempotency.get("workflow", &key)? {
         if first.fingerprint != print {
             return Err(ApiError::new(
