@@ -11,6 +11,7 @@ mod support;
 mod browser;
 mod client;
 mod command;
+mod contract;
 mod dashboard;
 mod hostile;
 mod routes;

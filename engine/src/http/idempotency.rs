@@ -16,6 +16,9 @@ use uuid::Uuid;
 
 use crate::{Error, Result};
 
+/// The lock of each key in use, by its store key.
+type KeyLocks = Arc<Mutex<HashMap<Vec<u8>, Arc<tokio::sync::Mutex<()>>>>>;
+
 /// The longest idempotency key accepted, in bytes.
 pub(crate) const MAX_KEY_LEN: usize = 200;
 
@@ -36,14 +39,14 @@ pub(crate) struct Idempotency {
     db: Arc<rocksdb::DB>,
     /// One lock per key in use, held from look-up to record, so two requests with one key
     /// cannot both publish. An entry goes when its last holder lets go.
-    locks: Arc<Mutex<HashMap<Vec<u8>, Arc<tokio::sync::Mutex<()>>>>>,
+    locks: KeyLocks,
 }
 
 /// Holds one key's lock; dropping it lets the next request with the key in.
 pub(crate) struct KeyGuard {
     name: Vec<u8>,
     held: Option<tokio::sync::OwnedMutexGuard<()>>,
-    locks: Arc<Mutex<HashMap<Vec<u8>, Arc<tokio::sync::Mutex<()>>>>>,
+    locks: KeyLocks,
 }
 
 impl Drop for KeyGuard {

@@ -26,6 +26,8 @@ pub(crate) struct ApiState {
     pub(crate) idempotency: Idempotency,
     pub(crate) allow_unregistered: bool,
     pub(crate) request_timeout: Duration,
+    /// The longest `wait_ms` a task read takes: a second under the request timeout.
+    pub(crate) max_wait_ms: u64,
     /// Host names served without a token besides loopback ones.
     pub(crate) allowed_hosts: Vec<String>,
     /// One permit per live event stream.
@@ -48,6 +50,10 @@ pub(crate) async fn router(
         idempotency,
         allow_unregistered: options.allow_unregistered,
         request_timeout: options.request_timeout,
+        max_wait_ms: u64::try_from(options.request_timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_sub(1000)
+            .min(super::tasks::MAX_WAIT_MS),
         allowed_hosts: options.allowed_hosts.clone(),
         streams: Arc::new(tokio::sync::Semaphore::new(options.max_event_streams)),
     });

@@ -13,7 +13,7 @@ use celeriac_schemas::StepKind;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::errors::{parse_id, parse_json, ApiError};
+use super::errors::{integral_numbers, parse_id, parse_json, ApiError};
 use super::idempotency::{fingerprint, Submitted};
 use super::router::ApiState;
 use super::tasks::{idempotency_key, result_json, task_state};
@@ -26,7 +26,8 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let raw: Value = parse_json(&body?)?;
+    let mut raw: Value = parse_json(&body?)?;
+    integral_numbers(&mut raw);
     let (canvas_json, body_key) = match raw.as_object() {
         Some(object) if object.contains_key("canvas") => {
             if let Some(extra) = object
@@ -64,6 +65,10 @@ pub(crate) async fn submit(
     if !state.allow_unregistered {
         canvas
             .check(&state.app.inner.registry)
+            .map_err(|e| ApiError::unprocessable("bad_canvas", e.to_string()))?;
+        state
+            .app
+            .check_canvas_args(&canvas)
             .map_err(|e| ApiError::unprocessable("bad_canvas", e.to_string()))?;
     }
     let Some(key) = key else {
