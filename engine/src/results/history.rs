@@ -38,17 +38,30 @@ struct PartitionScans {
     asked: Mutex<Asked>,
 }
 
-/// The ids the next read looks for, and how many reads have begun.
+/// The ids the next read looks for, how many reads have begun, and which one finished last.
 #[derive(Default)]
 struct Asked {
     begun: u64,
+    /// The number (by `begun`) of the last read that read to the end.
+    finished: u64,
     ids: HashSet<Uuid>,
 }
 
-/// The right to read one partition's history, and the ids that read looks for.
+/// The right to read one partition's history, and the ids that read looks for. A read that
+/// fails or is dropped before [`done`](Self::done) covers no one: those who waited read again.
 pub(super) struct Ticket {
     pub(super) ids: HashSet<Uuid>,
+    number: u64,
+    scans: Arc<PartitionScans>,
     _running: OwnedMutexGuard<()>,
+}
+
+impl Ticket {
+    /// The read reached the end of the partition.
+    pub(super) fn done(self) {
+        let mut asked = lock(&self.scans.asked);
+        asked.finished = asked.finished.max(self.number);
+    }
 }
 
 impl Scans {
@@ -63,12 +76,17 @@ impl Scans {
         };
         let running = scans.running.clone().lock_owned().await;
         let mut asked = lock(&scans.asked);
-        if asked.begun > asked_at {
+        if asked.finished > asked_at {
             return None;
         }
         asked.begun += 1;
+        let number = asked.begun;
+        let ids = std::mem::take(&mut asked.ids);
+        drop(asked);
         Some(Ticket {
-            ids: std::mem::take(&mut asked.ids),
+            ids,
+            number,
+            scans,
             _running: running,
         })
     }
@@ -189,5 +207,65 @@ pub(super) fn apply(cache: &mut Cache, record: &Record, by_position: bool) {
         } else {
             cache.record(seen);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Asks for `id` on a task of its own; true when a read by someone else covered it.
+    fn ask(scans: &Arc<Scans>, id: Uuid) -> tokio::task::JoinHandle<Option<Ticket>> {
+        let scans = scans.clone();
+        tokio::spawn(async move { scans.join(0, &[id]).await })
+    }
+
+    async fn settle() {
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_finished_read_covers_who_asked_before_it() {
+        let scans = Arc::new(Scans::default());
+        let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let running = scans.join(0, &[a]).await.expect("reads");
+        let (for_b, for_c) = (ask(&scans, b), ask(&scans, c));
+        settle().await;
+        running.done();
+        settle().await;
+        let (reader, other) = if for_b.is_finished() {
+            (for_b, for_c)
+        } else {
+            (for_c, for_b)
+        };
+        let ticket = reader.await.expect("joined").expect("reads");
+        ticket.done();
+        assert!(
+            other.await.expect("joined").is_none(),
+            "covered by the read that looked for it"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_dropped_before_the_end_covers_no_one() {
+        let scans = Arc::new(Scans::default());
+        let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let running = scans.join(0, &[a]).await.expect("reads");
+        let (for_b, for_c) = (ask(&scans, b), ask(&scans, c));
+        settle().await;
+        running.done();
+        settle().await;
+        let (reader, other) = if for_b.is_finished() {
+            (for_b, for_c)
+        } else {
+            (for_c, for_b)
+        };
+        drop(reader.await.expect("joined").expect("reads"));
+        assert!(
+            other.await.expect("joined").is_some(),
+            "a failed read covers no one: this asker reads itself"
+        );
     }
 }

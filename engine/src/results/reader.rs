@@ -266,8 +266,8 @@ impl ResultReader {
                     history::scan(self.log.as_ref(), &self.cache, &tp, 0, &wanted.ids, true).await;
                 if result.is_ok() {
                     lock(&self.cache).history_read(partition, started.partitions, dropped);
+                    wanted.done();
                 }
-                drop(wanted);
                 result
             }
         }
