@@ -41,6 +41,12 @@ pub trait TaskArgs: Sized {
     fn rest_to_args(rest: &Self::Rest) -> Result<Vec<Value>>;
     /// Encodes a first argument on its own (a `map` item).
     fn first_to_value(first: &Self::First) -> Result<Value>;
+
+    /// The JSON Schema of each positional argument, in order, when every one can be traced
+    /// (see [`schema_of`](crate::schema_of)); `None` when any cannot or the count varies.
+    fn arg_schemas() -> Option<Vec<Value>> {
+        None
+    }
 }
 
 /// Marker for input types that are exactly one positional argument: what `map` needs.
@@ -134,6 +140,9 @@ macro_rules! task_args {
             fn first_to_value(first: &$ty) -> $crate::Result<$crate::__private::Value> {
                 $crate::__private::encode_arg(first)
             }
+            fn arg_schemas() -> ::std::option::Option<::std::vec::Vec<$crate::__private::Value>> {
+                ::std::option::Option::Some(::std::vec![$crate::schema_of::<$ty>()?])
+            }
         }
         impl $crate::SingleArg for $ty {}
     )+};
@@ -165,6 +174,9 @@ macro_rules! single_arg_generic {
             fn first_to_value(first: &Self) -> Result<Value> {
                 encode_arg(first)
             }
+            fn arg_schemas() -> Option<Vec<Value>> {
+                Some(vec![crate::schema_of::<Self>()?])
+            }
         }
         impl<$($param),+> SingleArg for $ty where $ty: Serialize + DeserializeOwned {}
     )+};
@@ -195,6 +207,9 @@ impl TaskArgs for () {
     }
     fn first_to_value(first: &NoFirstArg) -> Result<Value> {
         match *first {}
+    }
+    fn arg_schemas() -> Option<Vec<Value>> {
+        Some(Vec::new())
     }
 }
 
@@ -250,6 +265,9 @@ impl<A: Serialize + DeserializeOwned> TaskArgs for (A,) {
     fn first_to_value(first: &A) -> Result<Value> {
         encode_arg(first)
     }
+    fn arg_schemas() -> Option<Vec<Value>> {
+        Some(vec![crate::schema_of::<A>()?])
+    }
 }
 
 impl<A: Serialize + DeserializeOwned> SingleArg for (A,) {}
@@ -275,6 +293,9 @@ where
     }
     fn first_to_value(first: &A) -> Result<Value> {
         encode_arg(first)
+    }
+    fn arg_schemas() -> Option<Vec<Value>> {
+        Some(vec![crate::schema_of::<A>()?, crate::schema_of::<B>()?])
     }
 }
 
@@ -310,6 +331,9 @@ macro_rules! tuple_args {
             }
             fn first_to_value(first: &$first) -> Result<Value> {
                 encode_arg(first)
+            }
+            fn arg_schemas() -> Option<Vec<Value>> {
+                Some(vec![crate::schema_of::<$first>()?, $(crate::schema_of::<$rest>()?),+])
             }
         }
     };

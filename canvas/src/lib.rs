@@ -94,6 +94,7 @@ mod evaluate;
 mod failure;
 mod json;
 mod path;
+mod schema;
 #[cfg(feature = "strategies")]
 pub mod strategies;
 mod typed;
@@ -112,6 +113,7 @@ pub use dag::{Dag, StepGraph};
 pub use error::{Error, Result};
 pub use evaluate::{ErrbackCall, Evaluation, Evaluator, StepState, TaskFn, TaskTable};
 pub use failure::TaskFailure;
+pub use schema::schema_of;
 pub use typed::{Immutable, Partial, Signature, TaskRef, Then, TypedCanvas};
 pub use validate::MAX_STEPS;
 

@@ -32,7 +32,7 @@ pub use inspect::{
     Control, Event, EventStream, EventsFrom, InspectKind, PartitionLag, QueueStatus, WorkerStatus,
 };
 pub use names::{validate_queue, TopicNames, MAX_QUEUE_NAME, RECORD_OVERHEAD, WORKFLOW_MAX_BYTES};
-pub use results::AsyncResult;
+pub use results::{AsyncResult, CacheStats, ReaderStats};
 pub use task::{
     ApplyAsync, Ctx, DeliveryInfo, Request, RetryRequest, Task, TaskError, TaskOptions,
 };

@@ -219,7 +219,13 @@ impl TopicNames {
             self.input(TopicSpec::new(self.workflows(), p)),
             self.input(TopicSpec::new(self.timers(), p)),
             self.input(TopicSpec::new(self.events(), p)),
-            self.limited(TopicSpec::new(self.results(), p).config("cleanup.policy", "compact")),
+            // The broker stamps results with its own clock, so a coordinator whose clock is off
+            // cannot make a result look older than the task it answers.
+            self.limited(
+                TopicSpec::new(self.results(), p)
+                    .config("cleanup.policy", "compact")
+                    .config("message.timestamp.type", "LogAppendTime"),
+            ),
             self.limited(
                 TopicSpec::new(self.control(), 1)
                     .config("retention.ms", (7 * 24 * 3600 * 1000i64).to_string()),

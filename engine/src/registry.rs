@@ -17,6 +17,8 @@ pub(crate) struct TaskEntry {
     /// Decodes JSON positional arguments as the task's input type, to refuse a wrong shape
     /// before anything is sent.
     pub(crate) check_json_args: fn(&[u8]) -> std::result::Result<(), crate::TaskError>,
+    /// The JSON Schema of each positional argument, when the input type could be traced.
+    pub(crate) arg_schemas: Option<Vec<serde_json::Value>>,
 }
 
 /// Tasks by name.

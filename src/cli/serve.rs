@@ -34,6 +34,16 @@ pub(crate) struct ServeArgs {
     /// Also run a worker (and coordinator) in this process, with events on.
     #[arg(long)]
     worker: bool,
+    /// A host name requests may name besides loopback ones, when no token is set (repeatable;
+    /// also `[serve] allowed-hosts`).
+    #[arg(long = "allow-host")]
+    allow_hosts: Vec<String>,
+    /// Connections served at once (default 1024).
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Live event streams at once (default 64).
+    #[arg(long)]
+    max_event_streams: Option<usize>,
 }
 
 /// The server's options: flags, else `[serve]`, else the defaults.
@@ -60,6 +70,19 @@ fn options(config: &Config, args: &ServeArgs) -> anyhow::Result<ServeOptions> {
             .or(file.request_timeout)
             .unwrap_or(defaults.request_timeout),
         allow_unregistered: args.allow_unregistered || file.allow_unregistered.unwrap_or(false),
+        allowed_hosts: if args.allow_hosts.is_empty() {
+            file.allowed_hosts.clone().unwrap_or_default()
+        } else {
+            args.allow_hosts.clone()
+        },
+        max_connections: args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(defaults.max_connections),
+        max_event_streams: args
+            .max_event_streams
+            .or(file.max_event_streams)
+            .unwrap_or(defaults.max_event_streams),
     })
 }
 

@@ -330,7 +330,7 @@ pub fn options(token: Option<&str>) -> celeriac::engine::http::ServeOptions {
         body_limit: 64 * 1024,
         header_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(20),
-        allow_unregistered: false,
+        ..Default::default()
     }
 }
 

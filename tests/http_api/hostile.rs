@@ -218,3 +218,20 @@ async fn a_client_that_dribbles_its_head_is_cut_off_in_bounded_time() {
     );
     served.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polls_that_give_up_leave_no_waiter_behind() {
+    let served = serve(Backend::Embedded, None).await;
+    for _ in 0..200 {
+        let id = uuid::Uuid::now_v7();
+        let answer = served.get(&format!("/api/tasks/{id}?wait_ms=1")).await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        assert_eq!(answer.json()["state"], "PENDING");
+    }
+    let metrics = served.get("/metrics").await.text();
+    assert!(
+        metrics.lines().any(|l| l == "celeriac_results_waiters 0"),
+        "200 given-up waits leave none open:\n{metrics}"
+    );
+    served.stop().await;
+}

@@ -293,7 +293,7 @@ async fn events_workers_queues_tasks_and_metrics_follow_the_work() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn long_polls_return_the_result_and_slow_requests_are_cut_at_the_request_timeout() {
+async fn long_polls_return_the_result_and_end_within_the_request_timeout() {
     let test = crate::support::app(Backend::Embedded).await;
     crate::client::register(&test.app);
     let worker = test.app.worker().spawn();
@@ -320,7 +320,8 @@ async fn long_polls_return_the_result_and_slow_requests_are_cut_at_the_request_t
     // The long poll answers once the task finishes.
     let done = crate::client::get(addr, &format!("/api/tasks/{id}?wait_ms=1900"), None).await;
     assert_eq!(done.json()["state"], "SUCCESS", "{}", done.text());
-    // A task due in a minute: the poll outlasts the 2 s request timeout and is cut at 503.
+    // A task due in a minute: a poll longer than the 2 s request timeout allows waits as long
+    // as it can (a second under it) and answers the state then, not a 503.
     let later = accepted_id(
         &crate::client::post(
             addr,
@@ -332,11 +333,12 @@ async fn long_polls_return_the_result_and_slow_requests_are_cut_at_the_request_t
     );
     let started = std::time::Instant::now();
     let cut = crate::client::get(addr, &format!("/api/tasks/{later}?wait_ms=10000"), None).await;
-    assert_eq!(cut.status, 503, "{}", cut.text());
-    assert_eq!(cut.json()["error"]["code"], "request_timeout");
+    assert_eq!(cut.status, 200, "{}", cut.text());
+    assert_eq!(cut.json()["state"], "PENDING");
+    let waited = started.elapsed();
     assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "cut near 1 s, not after the 10 s wait"
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(2),
+        "waited {waited:?}: about 1 s, within the request timeout, not the 10 s asked"
     );
     let bad =
         crate::client::get(addr, &format!("/api/tasks/{later}?wait_ms=999999999"), None).await;
@@ -401,7 +403,7 @@ async fn a_token_is_required_and_compared_exactly() {
 async fn the_openapi_document_lists_every_route_and_the_dashboard_is_embedded() {
     let served = serve(Backend::Embedded, None).await;
     let document = served.get("/openapi.json").await.json();
-    assert_eq!(document["openapi"], "3.0.3");
+    assert_eq!(document["openapi"], "3.1.0");
     for path in [
         "/api/tasks",
         "/api/tasks/{id}",

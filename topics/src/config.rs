@@ -102,6 +102,9 @@ pub struct EmbeddedConfig {
     /// Sync the write-ahead log on every append (survives power loss, slower). Off by default:
     /// a process crash loses nothing either way.
     pub sync_writes: bool,
+    /// How far (ms) the log's clock is set off the host's when it stamps records: 0 but in
+    /// tests of clock skew, where it plays a broker whose clock is wrong.
+    pub clock_offset_ms: i64,
 }
 
 impl EmbeddedConfig {
@@ -110,6 +113,7 @@ impl EmbeddedConfig {
         Self {
             dir: dir.into(),
             sync_writes: false,
+            clock_offset_ms: 0,
         }
     }
 }

@@ -85,6 +85,7 @@ impl App {
             body,
             arity: task_ref.arity(),
             check_json_args: check_json_args::<In>,
+            arg_schemas: In::arg_schemas(),
         })?;
         Ok(Task::new(self.clone(), task_ref))
     }
@@ -113,5 +114,50 @@ impl App {
                 error.message()
             ))
         })
+    }
+
+    /// Checks the arguments of every task call in `canvas` that are all its arguments — an
+    /// immutable signature's, or one with no parent to prepend a result — as
+    /// [`check_task_call`](Self::check_task_call) does. Calls that take a parent's result
+    /// are checked when they run.
+    pub fn check_canvas_args(&self, canvas: &celeriac_canvas::Canvas) -> Result<()> {
+        self.check_args_in(canvas, false)
+    }
+
+    fn check_args_in(&self, canvas: &celeriac_canvas::Canvas, has_parent: bool) -> Result<()> {
+        use celeriac_canvas::{ArgsMode, CanvasKind};
+        match &canvas.kind {
+            CanvasKind::Task(call) => {
+                let complete = match call.mode {
+                    ArgsMode::Immutable => true,
+                    ArgsMode::Mutable => !has_parent,
+                    ArgsMode::Partial => false,
+                };
+                if complete {
+                    self.check_task_call(&call.task, &serde_json::Value::from(call.args.clone()))?;
+                }
+            }
+            CanvasKind::Chain(steps) => {
+                for (i, step) in steps.iter().enumerate() {
+                    self.check_args_in(step, has_parent || i > 0)?;
+                }
+            }
+            CanvasKind::Group(members) => {
+                for member in members {
+                    self.check_args_in(member, has_parent)?;
+                }
+            }
+            CanvasKind::Chord { header, body } => {
+                for member in header {
+                    self.check_args_in(member, has_parent)?;
+                }
+                self.check_args_in(body, true)?;
+            }
+            CanvasKind::Map(_) | CanvasKind::Starmap(_) | CanvasKind::Chunks(_) => {}
+        }
+        for linked in &canvas.link {
+            self.check_args_in(linked, true)?;
+        }
+        Ok(())
     }
 }

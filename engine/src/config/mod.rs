@@ -205,6 +205,12 @@ pub struct ServeConfig {
     pub allow_unregistered: Option<bool>,
     /// Also run a worker in the serve process.
     pub worker: Option<bool>,
+    /// Host names requests may name without a token, besides loopback ones.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Connections served at once (default 1024).
+    pub max_connections: Option<usize>,
+    /// Live event streams at once (default 64).
+    pub max_event_streams: Option<usize>,
 }
 
 impl Config {

@@ -264,6 +264,22 @@ impl Section<'_> {
             Some(toml_text(defaults.allow_unregistered)),
         );
         self.line("worker", s.worker.map(toml_text), Some(toml_text(false)));
+        let hosts = |hosts: &Vec<String>| toml_text(toml::Value::from(hosts.clone()));
+        self.line(
+            "allowed-hosts",
+            s.allowed_hosts.as_ref().map(hosts),
+            Some(hosts(&defaults.allowed_hosts)),
+        );
+        self.line(
+            "max-connections",
+            s.max_connections.map(|n| toml_text(n as i64)),
+            Some(toml_text(defaults.max_connections as i64)),
+        );
+        self.line(
+            "max-event-streams",
+            s.max_event_streams.map(|n| toml_text(n as i64)),
+            Some(toml_text(defaults.max_event_streams as i64)),
+        );
     }
 
     fn beat(&mut self) {

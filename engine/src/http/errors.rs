@@ -117,12 +117,20 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-/// Parses a path segment as a UUID, or says it is not one.
+/// Parses a path segment as a hyphenated UUID (as `format: uuid` says), or says it is not one.
 pub(crate) fn parse_id(text: &str) -> Result<uuid::Uuid, ApiError> {
-    uuid::Uuid::parse_str(text).map_err(|e| {
-        let shown: String = text.chars().take(64).collect();
-        ApiError::bad_request("bad_id", format!("{shown:?} is not a UUID: {e}"))
-    })
+    let shown = || text.chars().take(64).collect::<String>();
+    if text.len() != 36 {
+        return Err(ApiError::bad_request(
+            "bad_id",
+            format!(
+                "{:?} is not a UUID in its hyphenated form (36 characters)",
+                shown()
+            ),
+        ));
+    }
+    uuid::Uuid::parse_str(text)
+        .map_err(|e| ApiError::bad_request("bad_id", format!("{:?} is not a UUID: {e}", shown())))
 }
 
 /// Parses a JSON body, saying where it is malformed.
@@ -146,4 +154,26 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
         };
         ApiError::new(status, code, format!("the body is not valid: {e}"))
     })
+}
+
+/// Rewrites every number with no fractional part (`2.0`, `-192035.0`, `1e3`) as an integer,
+/// as JSON Schema counts it: a request whose integers are written as floats means the same.
+pub(crate) fn integral_numbers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            let Some(float) = number.as_f64().filter(|f| f.fract() == 0.0) else {
+                return;
+            };
+            // Within these bounds the conversion is exact enough and never saturates.
+            if (-9.2e18..=9.2e18).contains(&float) {
+                *value = Value::from(float as i64);
+            } else if (0.0..=1.8e19).contains(&float) {
+                *value = Value::from(float as u64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }

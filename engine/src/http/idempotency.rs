@@ -1,18 +1,23 @@
 //! Idempotency keys: the same key sent twice makes one task (or one workflow).
 //!
 //! Key → what was submitted lives in a small RocksDB under the state directory, so it
-//! survives restarts. A request with a key is handled under one lock: look the key up,
-//! publish if it is new, then record it. If the process dies between the publish and the
+//! survives restarts. A request with a key is handled under that key's own lock: look the
+//! key up, publish if it is new, then record it. Requests with other keys (or none) never
+//! wait for it, however slow the publish. If the process dies between the publish and the
 //! record, a retry with the same key publishes again — at least once, like everything else
 //! here — and never zero times.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{Error, Result};
+
+/// The lock of each key in use, by its store key.
+type KeyLocks = Arc<Mutex<HashMap<Vec<u8>, Arc<tokio::sync::Mutex<()>>>>>;
 
 /// The longest idempotency key accepted, in bytes.
 pub(crate) const MAX_KEY_LEN: usize = 200;
@@ -32,8 +37,29 @@ pub(crate) struct Submitted {
 #[derive(Clone)]
 pub(crate) struct Idempotency {
     db: Arc<rocksdb::DB>,
-    /// Held from look-up to record, so two requests with one key cannot both publish.
-    lock: Arc<tokio::sync::Mutex<()>>,
+    /// One lock per key in use, held from look-up to record, so two requests with one key
+    /// cannot both publish. An entry goes when its last holder lets go.
+    locks: KeyLocks,
+}
+
+/// Holds one key's lock; dropping it lets the next request with the key in.
+pub(crate) struct KeyGuard {
+    name: Vec<u8>,
+    held: Option<tokio::sync::OwnedMutexGuard<()>>,
+    locks: KeyLocks,
+}
+
+impl Drop for KeyGuard {
+    fn drop(&mut self) {
+        drop(self.held.take());
+        let mut locks = crate::lock(&self.locks);
+        if locks
+            .get(&self.name)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            locks.remove(&self.name);
+        }
+    }
 }
 
 impl Idempotency {
@@ -47,13 +73,29 @@ impl Idempotency {
         })?;
         Ok(Self {
             db: Arc::new(db),
-            lock: Arc::default(),
+            locks: Arc::default(),
         })
     }
 
-    /// Takes the store's lock for one look-up-publish-record sequence.
-    pub(crate) async fn guard(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.lock.lock().await
+    /// Takes `key`'s lock (in namespace `kind`) for one look-up-publish-record sequence.
+    pub(crate) async fn guard(&self, kind: &str, key: &str) -> KeyGuard {
+        let name = db_key(kind, key);
+        let lock = crate::lock(&self.locks)
+            .entry(name.clone())
+            .or_default()
+            .clone();
+        let held = lock.lock_owned().await;
+        KeyGuard {
+            name,
+            held: Some(held),
+            locks: self.locks.clone(),
+        }
+    }
+
+    /// Keys whose lock is held or awaited now.
+    #[cfg(test)]
+    fn keys_in_use(&self) -> usize {
+        crate::lock(&self.locks).len()
     }
 
     /// What `key` (in namespace `kind`) was used for, if anything.
@@ -112,4 +154,40 @@ pub(crate) fn validate_key(key: &str) -> std::result::Result<(), String> {
         return Err("an idempotency key is printable ASCII".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn one_key_waits_for_itself_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Idempotency::open(dir.path()).expect("opens");
+        let first = store.guard("task", "a").await;
+        // Another key is not held up by a publish under "a"...
+        let other = tokio::time::timeout(Duration::from_secs(5), store.guard("task", "b")).await;
+        assert!(
+            other.is_ok(),
+            "another key waited for a publish it has nothing to do with"
+        );
+        // ...the same key is.
+        let again = tokio::time::timeout(Duration::from_millis(50), store.guard("task", "a")).await;
+        assert!(
+            again.is_err(),
+            "two requests with one key held its lock at once"
+        );
+        drop(other);
+        drop(first);
+        let after = tokio::time::timeout(Duration::from_secs(5), store.guard("task", "a")).await;
+        assert!(after.is_ok());
+        drop(after);
+        assert_eq!(
+            store.keys_in_use(),
+            0,
+            "no lock is kept for a key no one holds"
+        );
+    }
 }

@@ -129,9 +129,58 @@ pub(crate) async fn metrics(State(state): State<Arc<ApiState>>) -> Result<Respon
             );
         }
     }
+    render_results(&mut out, state.app.results_stats());
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         out,
     )
         .into_response())
+}
+
+/// The results reader's bounds: waits open, what its cache holds, its reads of history.
+fn render_results(out: &mut String, stats: crate::ReaderStats) {
+    let cache = stats.cache;
+    out.push_str("# HELP celeriac_results_waiters Waits for a task's result not yet answered.\n");
+    out.push_str("# TYPE celeriac_results_waiters gauge\n");
+    let _ = writeln!(out, "celeriac_results_waiters {}", cache.waiters);
+    out.push_str(
+        "# HELP celeriac_results_cached Results the reader keeps, in full or by position.\n",
+    );
+    out.push_str("# TYPE celeriac_results_cached gauge\n");
+    let _ = writeln!(
+        out,
+        "celeriac_results_cached{{tier=\"full\"}} {}",
+        cache.full
+    );
+    let _ = writeln!(
+        out,
+        "celeriac_results_cached{{tier=\"position\"}} {}",
+        cache.placed
+    );
+    out.push_str("# HELP celeriac_results_cache_bytes What the reader's cache holds, in bytes.\n");
+    out.push_str("# TYPE celeriac_results_cache_bytes gauge\n");
+    let _ = writeln!(
+        out,
+        "celeriac_results_cache_bytes{{tier=\"full\"}} {}",
+        cache.full_bytes
+    );
+    let _ = writeln!(
+        out,
+        "celeriac_results_cache_bytes{{tier=\"position\"}} {}",
+        cache.placed_bytes
+    );
+    out.push_str("# HELP celeriac_results_history_reads_total Reads of the results topic's history behind look-ups.\n");
+    out.push_str("# TYPE celeriac_results_history_reads_total counter\n");
+    let _ = writeln!(
+        out,
+        "celeriac_results_history_reads_total {}",
+        stats.history_reads
+    );
+    out.push_str("# HELP celeriac_results_clock_ahead_ms How far this host's clock was measured ahead of the log's.\n");
+    out.push_str("# TYPE celeriac_results_clock_ahead_ms gauge\n");
+    let _ = writeln!(
+        out,
+        "celeriac_results_clock_ahead_ms {}",
+        stats.clock_ahead_ms
+    );
 }

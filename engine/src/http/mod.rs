@@ -9,14 +9,20 @@
 //!
 //! Hardening: a bearer token (compared in constant time) is required on every route but the
 //! dashboard's static assets, and must be configured unless the server binds a loopback
-//! address; request bodies are limited; a client that does not finish its request head in
-//! time is cut off, and a request that takes too long is answered 503. Bad input is a 4xx
-//! with a message saying what was wrong, never a 500.
+//! address. Without a token, a request must name an allowed host (`Host`: loopback names or
+//! [`ServeOptions::allowed_hosts`], so a DNS-rebound page cannot read results) and a
+//! state-changing one must not come from another origin (`Origin`); every request body is
+//! `application/json` (415 otherwise), so a cross-site form cannot post a task. Request
+//! bodies are limited; connections and event streams are capped (503 past the cap); a
+//! client that does not finish its request head in time is cut off, and a request that takes
+//! too long is answered 503. Bad input is a 4xx with a message saying what was wrong, never
+//! a 500.
 
 mod auth;
 mod dashboard;
 mod errors;
 mod events;
+mod guard;
 mod health;
 mod idempotency;
 mod metrics;
@@ -48,6 +54,13 @@ pub struct ServeOptions {
     pub request_timeout: Duration,
     /// Accept task names this process has not registered (their arguments go unchecked).
     pub allow_unregistered: bool,
+    /// Host names (without port) a request may name when no token is set, besides
+    /// `localhost`, `127.0.0.1` and `::1`.
+    pub allowed_hosts: Vec<String>,
+    /// Connections served at once; past this a new one is answered 503 and closed.
+    pub max_connections: usize,
+    /// Live event streams (`/api/events`) at once; past this one is answered 503.
+    pub max_event_streams: usize,
 }
 
 impl Default for ServeOptions {
@@ -59,6 +72,9 @@ impl Default for ServeOptions {
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             allow_unregistered: false,
+            allowed_hosts: Vec::new(),
+            max_connections: 1024,
+            max_event_streams: 64,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The route table and the layers around it: auth, body limit, request timeout, and a JSON
-//! 404/405 for anything else.
+//! The route table and the layers around it: the browser guard (host, origin, JSON bodies),
+//! auth, body limit, request timeout, and a JSON 404/405 for anything else.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,12 @@ pub(crate) struct ApiState {
     pub(crate) idempotency: Idempotency,
     pub(crate) allow_unregistered: bool,
     pub(crate) request_timeout: Duration,
+    /// The longest `wait_ms` a task read takes: a second under the request timeout.
+    pub(crate) max_wait_ms: u64,
+    /// Host names served without a token besides loopback ones.
+    pub(crate) allowed_hosts: Vec<String>,
+    /// One permit per live event stream.
+    pub(crate) streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// Builds the router for `app`: starts the monitor that follows the events topic and opens
@@ -44,6 +50,12 @@ pub(crate) async fn router(
         idempotency,
         allow_unregistered: options.allow_unregistered,
         request_timeout: options.request_timeout,
+        max_wait_ms: u64::try_from(options.request_timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_sub(1000)
+            .min(super::tasks::MAX_WAIT_MS),
+        allowed_hosts: options.allowed_hosts.clone(),
+        streams: Arc::new(tokio::sync::Semaphore::new(options.max_event_streams)),
     });
     let api = Router::new()
         .route(
@@ -75,6 +87,10 @@ pub(crate) async fn router(
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(options.body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::guard::guard,
+        ))
         .with_state(state);
     Ok(router)
 }

@@ -1,13 +1,17 @@
 //! The listener: an accept loop over hyper's HTTP/1 connections with a header-read timeout
-//! (a client that dribbles its request head is cut off), and a graceful shutdown that lets
-//! requests in flight finish.
+//! (a client that dribbles its request head is cut off), a cap on connections served at
+//! once (one past it is answered 503 and closed), and a graceful shutdown that lets requests
+//! in flight finish.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -68,23 +72,33 @@ impl App {
             .map_err(|e| Error::Config(format!("cannot read the bound address: {e}")))?;
         let cancel = CancellationToken::new();
         let router = super::router::router(self, &options, cancel.clone()).await?;
-        let join = tokio::spawn(accept_loop(
-            listener,
-            router,
-            options.header_timeout,
-            cancel.clone(),
-        ));
+        let limits = Limits {
+            header_timeout: options.header_timeout,
+            max_connections: options.max_connections,
+        };
+        let join = tokio::spawn(accept_loop(listener, router, limits, cancel.clone()));
         tracing::info!(%addr, "celeriac serve listening");
         Ok(Server { addr, cancel, join })
     }
 }
 
+/// What the accept loop bounds.
+struct Limits {
+    header_timeout: Duration,
+    max_connections: usize,
+}
+
+/// The whole answer to a connection past the cap.
+const TOO_MANY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 102\r\n\r\n{\"error\":{\"code\":\"too_many_connections\",\"message\":\"the server is at its connection limit; try again\"}}";
+
 async fn accept_loop(
     listener: TcpListener,
     router: axum::Router,
-    header_timeout: Duration,
+    limits: Limits,
     cancel: CancellationToken,
 ) {
+    let header_timeout = limits.header_timeout;
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let tracker = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -101,9 +115,19 @@ async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracker.spawn(async move {
+                let mut stream = stream;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(1), stream.write_all(TOO_MANY)).await;
+                let _ = stream.shutdown().await;
+            });
+            continue;
+        };
         let service = TowerToHyperService::new(router.clone());
         let cancel = cancel.clone();
         tracker.spawn(async move {
+            let _slot = slot;
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())

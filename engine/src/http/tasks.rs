@@ -14,7 +14,7 @@ use celeriac_schemas::TaskResult;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::errors::{parse_id, parse_json, ApiError};
+use super::errors::{integral_numbers, parse_id, parse_json, ApiError};
 use super::idempotency::{fingerprint, validate_key, Submitted};
 use super::monitor::v7_millis;
 use super::router::ApiState;
@@ -69,6 +69,11 @@ pub(crate) fn check_queue(queue: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The latest `eta` or `expires` accepted: the last millisecond of the year 9999.
+pub(crate) const MAX_EPOCH_MS: u64 = 253_402_300_799_999;
+/// The longest countdown, expiry or time limit accepted: ten years.
+pub(crate) const MAX_SPAN_MS: u64 = 10 * 366 * 24 * 3600 * 1000;
+
 fn at(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
@@ -84,15 +89,32 @@ impl TaskOptionsJson {
                 "priority is 0 (lowest) to 9 (highest)",
             ));
         }
-        const YEAR_MS: u64 = 366 * 24 * 3600 * 1000;
-        let too_far = [self.countdown_ms, self.expires_in_ms]
-            .into_iter()
-            .flatten()
-            .any(|ms| ms > 10 * YEAR_MS);
-        if too_far {
+        let spans = [
+            self.countdown_ms,
+            self.expires_in_ms,
+            self.soft_time_limit_ms,
+            self.time_limit_ms,
+        ];
+        if spans.into_iter().flatten().any(|ms| ms > MAX_SPAN_MS) {
             return Err(ApiError::unprocessable(
                 "bad_time",
-                "countdown_ms and expires_in_ms are at most ten years",
+                "countdown_ms, expires_in_ms and the time limits are at most ten years",
+            ));
+        }
+        if [self.soft_time_limit_ms, self.time_limit_ms].contains(&Some(0)) {
+            return Err(ApiError::unprocessable(
+                "bad_time",
+                "a time limit is at least 1 ms",
+            ));
+        }
+        if [self.eta, self.expires]
+            .into_iter()
+            .flatten()
+            .any(|ms| ms > MAX_EPOCH_MS)
+        {
+            return Err(ApiError::unprocessable(
+                "bad_time",
+                "eta and expires are milliseconds since the epoch, at most the end of year 9999",
             ));
         }
         let expires = match (self.expires, self.expires_in_ms) {
@@ -132,11 +154,11 @@ pub(crate) fn idempotency_key(
         ),
         None => None,
     };
-    let key = header.or(body_key);
-    if let Some(key) = &key {
+    // Both are checked: a malformed key in the body is refused even when the header wins.
+    for key in header.iter().chain(body_key.iter()) {
         validate_key(key).map_err(|m| ApiError::bad_request("bad_idempotency_key", m))?;
     }
-    Ok(key)
+    Ok(header.or(body_key))
 }
 
 /// `POST /api/tasks`: 202 with the new task's id; 200 with the first one's id when the
@@ -146,7 +168,8 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let raw: Value = parse_json(&body?)?;
+    let mut raw: Value = parse_json(&body?)?;
+    integral_numbers(&mut raw);
     let request: SubmitTask = serde_json::from_value(raw.clone()).map_err(|e| {
         ApiError::unprocessable(
             "invalid_request",
@@ -185,7 +208,7 @@ pub(crate) async fn submit(
         return Ok((StatusCode::ACCEPTED, Json(accepted(id, &task, false))));
     };
     let print = fingerprint(&json!({"task": task, "args": args, "options": raw.get("options")}));
-    let _guard = state.idempotency.guard().await;
+    let _guard = state.idempotency.guard("task", &key).await;
     if let Some(first) = state.idempotency.get("task", &key)? {
         if first.fingerprint != print {
             return Err(ApiError::new(
@@ -244,8 +267,19 @@ pub(crate) async fn list(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let wanted_state = query.state.map(|s| s.to_uppercase());
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("bad_query", "limit is 1 to 1000"));
+    }
+    if let Some(wanted) = &query.state {
+        if !STATES.contains(&wanted.as_str()) {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                format!("state is one of {}", STATES.join(", ")),
+            ));
+        }
+    }
+    let wanted_state = query.state;
     let search = query.q.map(|s| s.to_lowercase());
     let tasks = state.monitor.tasks(
         |row| {
@@ -263,8 +297,13 @@ pub(crate) async fn list(
     ))
 }
 
-/// The longest `wait_ms` of `GET /api/tasks/{id}`.
-const MAX_WAIT_MS: u64 = 300_000;
+/// The longest `wait_ms` of `GET /api/tasks/{id}`, whatever the request timeout.
+pub(crate) const MAX_WAIT_MS: u64 = 300_000;
+
+/// The states a task is shown in, as `GET /api/tasks?state=` takes them.
+pub(crate) const STATES: [&str; 7] = [
+    "PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED",
+];
 
 /// `GET /api/tasks/{id}`'s query.
 #[derive(Debug, Deserialize)]
@@ -275,7 +314,8 @@ pub(crate) struct ShowQuery {
 }
 
 /// `GET /api/tasks/{id}`: the latest state; the result or error once terminal. With
-/// `?wait_ms=N`, first waits up to N ms for the task to finish (within the request timeout).
+/// `?wait_ms=N`, first waits up to N ms for the task to finish, at most a second less than the
+/// request timeout.
 pub(crate) async fn show(
     State(state): State<Arc<ApiState>>,
     path: Result<Path<String>, PathRejection>,
@@ -297,6 +337,9 @@ pub(crate) async fn show(
                 format!("wait_ms is at most {MAX_WAIT_MS}"),
             ));
         }
+        // A wait ends a second before the request timeout would cut it: the client gets the
+        // state then, not a 503.
+        let wait_ms = wait_ms.min(state.max_wait_ms);
         let handle = AsyncResult::<Value>::new(state.app.clone(), id, sent_at);
         match handle.wait(Duration::from_millis(wait_ms)).await {
             Ok(_) | Err(crate::Error::Timeout { .. }) => {}
@@ -305,14 +348,30 @@ pub(crate) async fn show(
     }
     let record = state.app.inner.results.latest(id, sent_at).await?;
     let row = state.monitor.task(id);
-    Ok(Json(match record {
-        Some(record) => result_json(&record),
+    let mut body = match &record {
+        Some(record) => result_json(record),
         None => json!({
             "id": id,
             "task": row.as_ref().map(|r| r.task.clone()),
-            "state": row.as_ref().map_or("PENDING", |r| r.state),
+            "state": task_state(None, row.as_ref().map(|r| r.state)),
         }),
-    }))
+    };
+    if let Some(object) = body.as_object_mut() {
+        object.insert("event_state".into(), json!(row.map(|r| r.state)));
+    }
+    Ok(Json(body))
+}
+
+/// The state a task is shown in: its result record's, else what the monitor saw of a task
+/// still on its way (RECEIVED, STARTED, RETRY), else PENDING. A terminal state comes only from
+/// the result record: a worker's SUCCEEDED event can be seen long before the record that
+/// carries the result is readable (a coordinator takeover holds it up).
+pub(crate) fn task_state(record: Option<&TaskResult>, seen: Option<&'static str>) -> &'static str {
+    match (record, seen) {
+        (Some(record), _) => record.state.name(),
+        (None, Some(seen @ ("RECEIVED" | "STARTED" | "RETRY"))) => seen,
+        (None, _) => "PENDING",
+    }
 }
 
 /// A result record as JSON; the value is decoded when it is JSON.

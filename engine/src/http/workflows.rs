@@ -13,10 +13,10 @@ use celeriac_schemas::StepKind;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::errors::{parse_id, parse_json, ApiError};
+use super::errors::{integral_numbers, parse_id, parse_json, ApiError};
 use super::idempotency::{fingerprint, Submitted};
 use super::router::ApiState;
-use super::tasks::{idempotency_key, result_json};
+use super::tasks::{idempotency_key, result_json, task_state};
 use crate::App;
 
 /// `POST /api/workflows`: the body is a canvas (`{"chain": [..]}`…) or
@@ -26,7 +26,8 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let raw: Value = parse_json(&body?)?;
+    let mut raw: Value = parse_json(&body?)?;
+    integral_numbers(&mut raw);
     let (canvas_json, body_key) = match raw.as_object() {
         Some(object) if object.contains_key("canvas") => {
             if let Some(extra) = object
@@ -65,13 +66,17 @@ pub(crate) async fn submit(
         canvas
             .check(&state.app.inner.registry)
             .map_err(|e| ApiError::unprocessable("bad_canvas", e.to_string()))?;
+        state
+            .app
+            .check_canvas_args(&canvas)
+            .map_err(|e| ApiError::unprocessable("bad_canvas", e.to_string()))?;
     }
     let Some(key) = key else {
         let (id, output) = send(&state.app, &canvas).await?;
         return Ok((StatusCode::ACCEPTED, Json(accepted(id, output, false))));
     };
     let print = fingerprint(&canvas_json);
-    let _guard = state.idempotency.guard().await;
+    let _guard = state.idempotency.guard("workflow", &key).await;
     if let Some(first) = state.idempotency.get("workflow", &key)? {
         if first.fingerprint != print {
             return Err(ApiError::new(
@@ -124,20 +129,14 @@ pub(crate) async fn show(
             .results
             .latest(step.task_id, spec.created_at)
             .await?;
-        let (step_state, detail) = match &record {
-            Some(record) => (record.state.name(), result_json(record)),
-            None => (
-                state
-                    .monitor
-                    .task(step.task_id)
-                    .map_or("PENDING", |row| row.state),
-                Value::Null,
-            ),
-        };
+        let seen = state.monitor.task(step.task_id).map(|row| row.state);
+        let step_state = task_state(record.as_ref(), seen);
+        let detail = record.as_ref().map_or(Value::Null, result_json);
         states.push(step_state);
         steps.push(json!({
             "index": index, "step_id": step.step_id, "task": step.task, "task_id": step.task_id,
-            "kind": kind_name(step.kind), "state": step_state, "errback": step.errback,
+            "kind": kind_name(step.kind), "state": step_state, "event_state": seen,
+            "errback": step.errback,
             "input_slots": step.input_slots, "link_error": step.link_error,
             "result": detail.get("result"), "error": detail.get("error"),
         }));

@@ -3,11 +3,14 @@
 //!
 //! The reader shares no group with anyone (its consumer group is its own): it reads every
 //! partition of the results topic from a little before it started, keeps recent results in a
-//! bounded cache, older ones by position, and hands terminal ones to waiters. A `get` for a
-//! task sent before the reader started first scans the task's partition from the task's send
-//! time (minus a margin), so it cannot miss a result that was recorded before it was called.
+//! cache bounded in bytes, older ones by position, and hands terminal ones to waiters. A `get`
+//! for a task sent before the reader started first scans the task's partition from the task's
+//! send time turned into the log's time (the skew is measured), so it cannot miss a result
+//! that was recorded before it was called; a task whose age is unknown (a v4 id) is looked
+//! for in its partition's whole history, read once and shared.
 
 mod cache;
+mod history;
 mod reader;
 
 use std::marker::PhantomData;
@@ -22,6 +25,8 @@ use crate::app::App;
 use crate::task::{decode_output, TaskError};
 use crate::{Error, Result};
 
+pub use cache::CacheStats;
+pub use reader::ReaderStats;
 pub(crate) use reader::ResultReader;
 
 /// The handle of a sent task: wait for its result, read its state, forget it.
@@ -101,10 +106,15 @@ impl<Out: DeserializeOwned> AsyncResult<Out> {
     /// Waits up to `timeout` for the task's terminal record.
     pub async fn wait(&self, timeout: Duration) -> Result<TaskResult> {
         let reader = &self.app.inner.results;
-        let waiting = reader.wait(self.id, self.sent_at).await?;
-        match tokio::time::timeout(timeout, waiting).await {
+        // Reading history counts against the timeout too; a wait that gives up (or is
+        // dropped) leaves nothing behind in the reader.
+        let waited = tokio::time::timeout(timeout, async {
+            let waiting = reader.wait(self.id, self.sent_at).await?;
+            waiting.await.map_err(|_| Error::Shutdown("result reader"))
+        });
+        match waited.await {
             Ok(Ok(payload)) => Ok(TaskResult::decode(&payload)?),
-            Ok(Err(_)) => Err(Error::Shutdown("result reader")),
+            Ok(Err(error)) => Err(error),
             Err(_) => Err(Error::Timeout {
                 task_id: self.id,
                 after: timeout,
@@ -136,6 +146,14 @@ impl<Out: DeserializeOwned> AsyncResult<Out> {
         self.app.inner.log.send(record)?.await?;
         self.app.inner.results.forget(&self.id);
         Ok(())
+    }
+}
+
+impl App {
+    /// What this app's results reader holds (its cache and waits, in entries and bytes) and
+    /// how often it read history: the figures behind `/metrics`' `celeriac_results_*`.
+    pub fn results_stats(&self) -> ReaderStats {
+        self.inner.results.stats()
     }
 }
 

@@ -1,42 +1,82 @@
-//! The reader that tails `celeriac.results` for one app, and the reads of history behind a
-//! late `get`: one record when the cache knows where it sits, else a scan of the task's
-//! partition from its send time (one scan per partition for many tasks at once).
+//! The reader that tails `celeriac.results` for one app: the tail, waits and look-ups.
+//!
+//! Every time it compares is the log's: record timestamps (the broker's append time on Kafka,
+//! where the results topic is `LogAppendTime`; the embedded log's own clock). A task's send
+//! time, read on a host's clock, is turned into log time with the skew measured when the
+//! reader starts (see [`history::measure_ahead`](super::history)), so neither a coordinator's
+//! clock nor this host's being off makes a finished task read as PENDING.
 
-use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use celeriac_schemas::{now_millis, Record as _, TaskResult};
-use celeriac_topics::{
-    partition_for_key, ConsumerConfig, ConsumerEvent, Log, Record, StartFrom, TopicName,
-    TopicPartition,
-};
+use celeriac_topics::{ConsumerConfig, ConsumerEvent, Log, StartFrom, TopicName, TopicPartition};
 use tokio::sync::{oneshot, OnceCell};
 use uuid::Uuid;
 
-use super::cache::{Cache, Known, Position, Seen};
-use crate::coordinator::record_key;
+use super::cache::{Cache, CacheStats, Known, Position};
+use super::history::{self, apply, key_id, partition_of, seen, Scans};
 use crate::{lock, Error, Result};
 
-/// How far before a task's send time the scan for its result starts (clock skew between
-/// the submitting host and the broker).
-const MARGIN_MS: i64 = 60_000;
+/// How far ahead of this host's clock a sender's clock may be. A task id from another host
+/// carries that host's time, which no measurement here can see; the skew between this host
+/// and the log is measured, not assumed.
+pub(super) const SENDER_MARGIN_MS: i64 = 60_000;
 
 /// Tails the results topic for one app.
 pub(crate) struct ResultReader {
     log: Arc<dyn Log>,
     topic: TopicName,
     cache: Arc<Mutex<Cache>>,
-    started: OnceCell<()>,
+    started: OnceCell<Started>,
+    scans: Scans,
+    history_reads: AtomicU64,
 }
 
-/// Where a scan of one partition starts: the earliest known position and send time.
-#[derive(Default)]
-struct ScanFrom {
-    offset: Option<i64>,
-    sent_at: Option<i64>,
-    ids: HashSet<Uuid>,
+/// What the reader learnt when it started.
+struct Started {
+    /// How far this host's clock is ahead of the log's, at most (ms; negative when behind).
+    ahead_ms: i64,
+    partitions: i32,
+}
+
+/// What a results reader holds and has done, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReaderStats {
+    /// The cache and its waiters.
+    pub cache: CacheStats,
+    /// Reads of a partition's history (not the tail) since the reader started.
+    pub history_reads: u64,
+    /// How far this host's clock was measured ahead of the log's (ms).
+    pub clock_ahead_ms: i64,
+}
+
+/// A wait for one task's terminal record; dropping it (a wait that gives up) removes it from
+/// the reader.
+pub(crate) struct Waiting {
+    id: Uuid,
+    receiver: oneshot::Receiver<Bytes>,
+    cache: Arc<Mutex<Cache>>,
+}
+
+impl std::future::Future for Waiting {
+    type Output = std::result::Result<Bytes, oneshot::error::RecvError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.receiver).poll(cx)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.receiver.close();
+        lock(&self.cache).unwait(&self.id);
+    }
 }
 
 impl ResultReader {
@@ -46,14 +86,19 @@ impl ResultReader {
             topic,
             cache: Arc::default(),
             started: OnceCell::new(),
+            scans: Scans::default(),
+            history_reads: AtomicU64::new(0),
         }
     }
 
-    /// Starts the tail on first use.
-    async fn start(&self) -> Result<()> {
+    /// Starts the tail on first use: measures the skew, then reads every partition from a
+    /// little before now (log time).
+    async fn start(&self) -> Result<&Started> {
         self.started
             .get_or_try_init(|| async {
-                let since = now_millis() - MARGIN_MS;
+                let partitions = self.log.describe_topic(&self.topic).await?.partitions;
+                let ahead_ms = history::measure_ahead(self.log.as_ref(), &self.topic).await;
+                let since = now_millis() - ahead_ms - SENDER_MARGIN_MS;
                 lock(&self.cache).complete_from(since);
                 let group = format!("{}.reader.{}", self.topic, Uuid::now_v7());
                 // Every partition is sought to `since` once assigned. Should the log's own
@@ -63,98 +108,169 @@ impl ResultReader {
                     ConsumerConfig::new(group, [&self.topic]).start_from(StartFrom::Earliest);
                 let consumer = self.log.consumer(config).await?;
                 tokio::spawn(tail(self.log.clone(), consumer, self.cache.clone(), since));
-                Ok::<(), Error>(())
+                Ok::<_, Error>(Started {
+                    ahead_ms,
+                    partitions,
+                })
             })
             .await
-            .map(|_| ())
     }
 
-    /// A receiver of `id`'s terminal record, encoded.
-    pub(crate) async fn wait(&self, id: Uuid, sent_at: i64) -> Result<oneshot::Receiver<Bytes>> {
-        self.start().await?;
-        let (tx, rx) = oneshot::channel();
-        let known = lock(&self.cache).wait(id, sent_at, MARGIN_MS, tx);
+    /// The earliest log time a record of a task sent at `sent_at` (ms, a host's clock; 0 when
+    /// unknown) can carry.
+    fn earliest(started: &Started, sent_at: i64) -> Option<i64> {
+        (sent_at > 0).then(|| sent_at - started.ahead_ms - SENDER_MARGIN_MS)
+    }
+
+    /// A wait for `id`'s terminal record, encoded.
+    pub(crate) async fn wait(&self, id: Uuid, sent_at: i64) -> Result<Waiting> {
+        let started = self.start().await?;
+        let partition = partition_of(&id, started.partitions);
+        let earliest = Self::earliest(started, sent_at);
+        let (tx, receiver) = oneshot::channel();
+        let known = lock(&self.cache).wait(id, earliest, partition, tx);
+        let waiting = Waiting {
+            id,
+            receiver,
+            cache: self.cache.clone(),
+        };
         match known {
             Known::At(at) => {
                 self.fetch(&id, at).await?;
             }
-            Known::Unknown { complete: false } => self.scan_history(id, sent_at).await?,
+            Known::Unknown { complete: false } => {
+                self.read_history(&[id], earliest, partition, started)
+                    .await?
+            }
             Known::Result(_) | Known::Unknown { complete: true } => {}
         }
-        Ok(rx)
+        Ok(waiting)
     }
 
-    /// Receivers of the terminal records of many tasks (`(id, sent_at)`), reading history
-    /// once per partition for all that need it.
+    /// Waits for the terminal records of many tasks (`(id, sent_at)`), reading history once
+    /// per partition for all that need it.
     pub(crate) async fn wait_many(
         &self,
         tasks: impl IntoIterator<Item = (Uuid, i64)>,
-    ) -> Result<Vec<(Uuid, oneshot::Receiver<Bytes>)>> {
-        self.start().await?;
-        let mut receivers = Vec::new();
-        let mut history: Vec<(Uuid, i64, Option<Position>)> = Vec::new();
+    ) -> Result<Vec<(Uuid, Waiting)>> {
+        let started = self.start().await?;
+        let mut waits = Vec::new();
+        let mut fetches = Vec::new();
+        // Per partition: the ids to look for and the earliest time (None: from the start).
+        let mut history: std::collections::BTreeMap<i32, (Vec<Uuid>, Option<i64>)> =
+            std::collections::BTreeMap::new();
         {
             let mut cache = lock(&self.cache);
             for (id, sent_at) in tasks {
-                let (tx, rx) = oneshot::channel();
-                match cache.wait(id, sent_at, MARGIN_MS, tx) {
-                    Known::At(at) => history.push((id, sent_at, Some(at))),
-                    Known::Unknown { complete: false } => history.push((id, sent_at, None)),
+                let partition = partition_of(&id, started.partitions);
+                let earliest = Self::earliest(started, sent_at);
+                let (tx, receiver) = oneshot::channel();
+                match cache.wait(id, earliest, partition, tx) {
+                    Known::At(at) => fetches.push((id, at)),
+                    Known::Unknown { complete: false } => {
+                        let entry = history
+                            .entry(partition)
+                            .or_insert_with(|| (Vec::new(), earliest));
+                        entry.0.push(id);
+                        entry.1 = entry.1.zip(earliest).map(|(a, b)| a.min(b));
+                    }
                     Known::Result(_) | Known::Unknown { complete: true } => {}
                 }
-                receivers.push((id, rx));
+                let cache = self.cache.clone();
+                waits.push((
+                    id,
+                    Waiting {
+                        id,
+                        receiver,
+                        cache,
+                    },
+                ));
             }
         }
-        if history.is_empty() {
-            return Ok(receivers);
+        for (id, at) in fetches {
+            self.fetch(&id, at).await?;
         }
-        let partitions = self.log.describe_topic(&self.topic).await?.partitions;
-        let mut scans: BTreeMap<i32, ScanFrom> = BTreeMap::new();
-        for (id, sent_at, at) in history {
-            let partition = at.map_or_else(|| partition_of(&id, partitions), |at| at.partition);
-            let scan = scans.entry(partition).or_default();
-            match at {
-                Some(at) => scan.offset = Some(scan.offset.map_or(at.offset, |o| o.min(at.offset))),
-                None => scan.sent_at = Some(scan.sent_at.map_or(sent_at, |s| s.min(sent_at))),
-            }
-            scan.ids.insert(id);
+        for (partition, (ids, earliest)) in history {
+            self.read_history(&ids, earliest, partition, started)
+                .await?;
         }
-        for (partition, scan) in scans {
-            let tp = TopicPartition::new(&self.topic, partition);
-            let mut from = scan.offset.unwrap_or(i64::MAX);
-            if let Some(sent_at) = scan.sent_at {
-                from = from.min(self.log.offset_for_time(&tp, sent_at - MARGIN_MS).await?);
-            }
-            self.scan(&tp, from, &scan.ids).await?;
-        }
-        Ok(receivers)
+        Ok(waits)
     }
 
     /// The latest record of `id`, reading history when the cache may not know it.
     pub(crate) async fn latest(&self, id: Uuid, sent_at: i64) -> Result<Option<TaskResult>> {
-        self.start().await?;
-        let known = lock(&self.cache).lookup(&id, sent_at, MARGIN_MS);
+        let started = self.start().await?;
+        let partition = partition_of(&id, started.partitions);
+        let earliest = Self::earliest(started, sent_at);
+        let mut known = lock(&self.cache).lookup(&id, earliest, partition);
+        if let Known::Unknown { complete: false } = known {
+            self.read_history(&[id], earliest, partition, started)
+                .await?;
+            known = lock(&self.cache).lookup(&id, earliest, partition);
+        }
         let payload = match known {
             Known::Result(payload) => payload,
             Known::At(at) => match self.fetch(&id, at).await? {
                 Some(payload) => payload,
                 None => return Ok(None),
             },
-            Known::Unknown { complete: true } => return Ok(None),
-            Known::Unknown { complete: false } => {
-                self.scan_history(id, sent_at).await?;
-                match lock(&self.cache).lookup(&id, sent_at, MARGIN_MS) {
-                    Known::Result(payload) => payload,
-                    _ => return Ok(None),
-                }
-            }
+            Known::Unknown { .. } => return Ok(None),
         };
         Ok(Some(TaskResult::decode(&payload)?))
     }
 
     /// Forgets `id` here (its tombstone is on its way to every reader).
     pub(crate) fn forget(&self, id: &Uuid) {
-        lock(&self.cache).forget(id);
+        lock(&self.cache).forget(id, None);
+    }
+
+    /// What the reader holds and has done.
+    pub(crate) fn stats(&self) -> ReaderStats {
+        ReaderStats {
+            cache: lock(&self.cache).stats(),
+            history_reads: self.history_reads.load(Ordering::Relaxed),
+            clock_ahead_ms: self.started.get().map_or(0, |s| s.ahead_ms),
+        }
+    }
+
+    /// Reads history for `ids` of `partition`: from `earliest` (log time) when their age is
+    /// known; otherwise the whole partition once, shared by every look-up waiting for it.
+    async fn read_history(
+        &self,
+        ids: &[Uuid],
+        earliest: Option<i64>,
+        partition: i32,
+        started: &Started,
+    ) -> Result<()> {
+        let tp = TopicPartition::new(&self.topic, partition);
+        match earliest {
+            Some(earliest) => {
+                let from = self.log.offset_for_time(&tp, earliest).await?;
+                self.history_reads.fetch_add(1, Ordering::Relaxed);
+                let ids = ids.iter().copied().collect();
+                history::scan(self.log.as_ref(), &self.cache, &tp, from, &ids, false).await
+            }
+            None => {
+                let Some(wanted) = self.scans.join(partition, ids).await else {
+                    return Ok(()); // a read that began after these asked has looked for them
+                };
+                let dropped = {
+                    let cache = lock(&self.cache);
+                    if cache.history_complete(partition) {
+                        return Ok(()); // the read just before this one saw everything
+                    }
+                    cache.dropped()
+                };
+                self.history_reads.fetch_add(1, Ordering::Relaxed);
+                let result =
+                    history::scan(self.log.as_ref(), &self.cache, &tp, 0, &wanted.ids, true).await;
+                if result.is_ok() {
+                    lock(&self.cache).history_read(partition, started.partitions, dropped);
+                    wanted.done();
+                }
+                result
+            }
+        }
     }
 
     /// Reads `id`'s record at `at` and hands it to its waiters.
@@ -176,79 +292,9 @@ impl ResultReader {
         }
         Ok(None)
     }
-
-    /// Reads `id`'s partition from its send time to the end, recording what it finds.
-    async fn scan_history(&self, id: Uuid, sent_at: i64) -> Result<()> {
-        let partitions = self.log.describe_topic(&self.topic).await?.partitions;
-        let tp = TopicPartition::new(&self.topic, partition_of(&id, partitions));
-        let from = self.log.offset_for_time(&tp, sent_at - MARGIN_MS).await?;
-        self.scan(&tp, from, &HashSet::from([id])).await
-    }
-
-    /// Reads `tp` from `from` to its end, recording the records of `ids`.
-    async fn scan(&self, tp: &TopicPartition, from: i64, ids: &HashSet<Uuid>) -> Result<()> {
-        let mut reader = self.log.read_partition(tp, from).await?;
-        while let Some(batch) = reader.next_batch().await? {
-            let mut cache = lock(&self.cache);
-            for record in &batch {
-                if key_id(record).is_some_and(|id| ids.contains(&id)) {
-                    apply(&mut cache, record);
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
-/// The partition of the results topic a task's records go to.
-fn partition_of(id: &Uuid, partitions: i32) -> i32 {
-    partition_for_key(&record_key(id), partitions)
-}
-
-/// The task a results record is about (its key).
-fn key_id(record: &Record) -> Option<Uuid> {
-    Uuid::try_parse_ascii(record.key.as_deref()?).ok()
-}
-
-/// A result record as the cache takes it: its task and state read, the rest left encoded.
-fn seen(record: &Record) -> Option<Seen> {
-    match TaskResult::head(&record.payload) {
-        Ok(head) => Some(Seen {
-            task_id: head.task_id,
-            state: head.state,
-            payload: record.payload.clone(),
-            at: Position {
-                partition: record.partition,
-                offset: record.offset,
-            },
-            timestamp_ms: record.timestamp_ms,
-        }),
-        Err(error) => {
-            tracing::warn!(%error, partition = record.partition, offset = record.offset, "undecodable record on the results topic");
-            None
-        }
-    }
-}
-
-/// Records one record of the results topic: a result, or a tombstone (empty payload).
-fn apply(cache: &mut Cache, record: &Record) {
-    if record.payload.is_empty() {
-        match key_id(record) {
-            Some(id) => cache.forget(&id),
-            None => tracing::warn!(
-                partition = record.partition,
-                offset = record.offset,
-                "tombstone without a task id key on the results topic"
-            ),
-        }
-        return;
-    }
-    if let Some(seen) = seen(record) {
-        cache.record(seen);
-    }
-}
-
-/// The reader's background task: from `since` on every partition, forever.
+/// The reader's background task: from `since` (log time) on every partition, forever.
 async fn tail(
     log: Arc<dyn Log>,
     consumer: Box<dyn celeriac_topics::Consumer>,
@@ -276,7 +322,7 @@ async fn tail(
             Ok(ConsumerEvent::Records(records)) => {
                 let mut cache = lock(&cache);
                 for record in &records {
-                    apply(&mut cache, record);
+                    apply(&mut cache, record, false);
                 }
             }
             Ok(ConsumerEvent::Revoked(_)) => {}

@@ -111,6 +111,8 @@ struct Inner {
     /// Latest epoch per transactional id: an older producer with the same id is fenced.
     txn_epochs: Mutex<HashMap<String, u64>>,
     round_robin: AtomicU32,
+    /// Added to the host's clock when records are stamped (a test knob: a skewed broker).
+    clock_offset_ms: i64,
 }
 
 fn now_ms() -> i64 {
@@ -156,6 +158,7 @@ impl EmbeddedLog {
             next_member: AtomicU64::new(1),
             txn_epochs: Mutex::new(HashMap::new()),
             round_robin: AtomicU32::new(0),
+            clock_offset_ms: config.clock_offset_ms,
         });
         sends::spawn_writer(Arc::downgrade(&inner), sends)
             .map_err(|e| storage(&inner.path, format!("cannot start the writer thread: {e}")))?;
@@ -295,7 +298,7 @@ impl Inner {
                     written: Vec::with_capacity(16),
                 });
             let offset = entry.high;
-            let timestamp = now_ms().max(entry.timestamp);
+            let timestamp = (now_ms() + self.clock_offset_ms).max(entry.timestamp);
             entry.high += 1;
             entry.timestamp = timestamp;
             let key = store::record_key(topic.id, partition as i32, offset);
