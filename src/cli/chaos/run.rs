@@ -216,11 +216,10 @@ every = "1s"
             faults,
             dir: self.dir.clone(),
         })
-        .map(|outcome| {
+        .inspect(|outcome| {
             if outcome.violations.is_empty() && !self.keep_dir {
                 let _ = std::fs::remove_dir_all(&self.dir);
             }
-            outcome
         })
     }
 
