@@ -1,9 +1,9 @@
 //! Faults against a real Kafka broker.
 //!
-//! `streams_survive_a_broker_restart` stops and starts the broker with `scripts/kafka`; it is
-//! the only test in this binary that touches the broker's life (the other one dials a port
-//! where nothing listens), so nothing here races it, and it leaves the broker running — also
-//! when it fails.
+//! `streams_survive_a_broker_restart` stops and starts a broker with `scripts/kafka`. It runs
+//! its own single-node broker on [`PRIVATE_PORT`], with empty data, so that neither the shared
+//! test broker's life nor the thousands of partitions the rest of the suite leaves on it decide
+//! how long a restart takes; the broker is stopped when the test ends, also when it fails.
 
 #[allow(dead_code, unused_macros, unused_imports)] // only its helpers are used here
 mod conformance;
@@ -21,12 +21,14 @@ use celeriac_topics::{
 };
 use conformance::{next_offsets, replay, unique};
 
-fn brokers() -> String {
-    std::env::var("CELERIAC_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
-}
+/// The plain listener of the test's own broker (its controller and SASL_SSL listener take
+/// the ports 100 and 200 above), clear of the shared broker (9092), the chaos cluster
+/// (19092–19094) and `scripts/test`'s fresh-machine check (19492).
+const PRIVATE_PORT: u16 = 19892;
 
 async fn connect(timeout: Duration) -> celeriac_topics::Result<KafkaLog> {
-    KafkaLog::connect(KafkaConfig::new(brokers()).connect_timeout(timeout)).await
+    let brokers = format!("127.0.0.1:{PRIVATE_PORT}");
+    KafkaLog::connect(KafkaConfig::new(brokers).connect_timeout(timeout)).await
 }
 
 /// With no broker, `connect` fails with a clear error once its bound has passed — no hang.
@@ -51,40 +53,47 @@ async fn connecting_without_a_broker_fails_within_the_bound() {
     );
 }
 
-/// The broker's life, through `scripts/kafka`; restarts the broker if dropped while stopped.
+/// The test's own broker on [`PRIVATE_PORT`], through `scripts/kafka`; stopped when dropped.
 struct Broker {
     script: PathBuf,
-    stopped: bool,
 }
 
 impl Broker {
-    fn new() -> Self {
+    /// Starts the broker with empty data.
+    async fn start_fresh() -> Result<Self> {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka");
-        Self {
-            script,
-            stopped: false,
-        }
+        let broker = Self { script };
+        broker.run("reset").await?;
+        broker.run("start").await?;
+        Ok(broker)
     }
 
-    async fn run(&mut self, verb: &str) -> Result<()> {
-        let status = tokio::process::Command::new(&self.script)
+    fn command(&self, verb: &str) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.script);
+        command
             .arg(verb)
+            .env("KAFKA_PORT", PRIVATE_PORT.to_string())
+            .env_remove("KAFKA_CONTROLLER_PORT")
+            .env_remove("KAFKA_SASL_PORT");
+        command
+    }
+
+    async fn run(&self, verb: &str) -> Result<()> {
+        let status = tokio::process::Command::from(self.command(verb))
             .status()
             .await
             .with_context(|| format!("running {} {verb}", self.script.display()))?;
-        ensure!(status.success(), "`scripts/kafka {verb}` failed: {status}");
-        self.stopped = verb == "stop";
+        ensure!(
+            status.success(),
+            "`KAFKA_PORT={PRIVATE_PORT} scripts/kafka {verb}` failed: {status}"
+        );
         Ok(())
     }
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        if self.stopped {
-            let _ = std::process::Command::new(&self.script)
-                .arg("start")
-                .status();
-        }
+        let _ = self.command("stop").status();
     }
 }
 
@@ -99,11 +108,12 @@ const INPUT_RECORDS: usize = 15_000;
 /// committed output holds every input record exactly once — none lost, none doubled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_survive_a_broker_restart() -> Result<()> {
-    let mut broker = Broker::new();
-    let log: Arc<dyn Log> =
-        Arc::new(connect(Duration::from_secs(10)).await.context(
-            "no Kafka broker: run `scripts/kafka start` (or set CELERIAC_TEST_BROKERS)",
-        )?);
+    let broker = Broker::start_fresh().await?;
+    let log: Arc<dyn Log> = Arc::new(
+        connect(Duration::from_secs(10))
+            .await
+            .context("the test's own broker, just started, does not answer")?,
+    );
     let (plain, input, output) = (
         unique("faults-plain"),
         unique("faults-in"),
