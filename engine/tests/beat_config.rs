@@ -40,6 +40,11 @@ mod beat {
         [beat.entries.ping]
         task = "tasks.ping"
         every = 30
+
+        [beat.entries.tick]
+        task = "tasks.tick"
+        every = 1
+        catch-up = "fire-each"
         "#,
         )
         .expect("loads");
@@ -51,9 +56,10 @@ mod beat {
                 Duration::from_secs(8)
             )
         );
-        let [nightly, ping] = config.entries.as_slice() else {
-            panic!("two entries: {config:?}")
+        let [nightly, ping, tick] = config.entries.as_slice() else {
+            panic!("three entries: {config:?}")
         };
+        assert_eq!(tick.catch_up_policy(), CatchUp::FireEach);
         assert_eq!(nightly.name(), "nightly");
         assert_eq!(nightly.queue_name(), "maintenance");
         assert_eq!(nightly.catch_up_policy(), CatchUp::FireOnce);

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use beat_support::{account, beat_records, task_messages, wait_until};
-use celeriac_engine::beat::{Beat, BeatStatus, Clock, Crontab, Entry, FakeClock, Schedule};
+use celeriac_engine::beat::{
+    Beat, BeatStatus, CatchUp, Clock, Crontab, Entry, FakeClock, Schedule,
+};
 use celeriac_engine::TopicNames;
 use celeriac_topics::{EmbeddedConfig, EmbeddedLog, Log};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -259,6 +261,51 @@ mod beat {
             (five.args.as_slice(), five.content_type.as_str()),
             (&br#"{"n":5}"#[..], "application/json")
         );
+        for process in cluster.processes {
+            process.shutdown.cancel();
+            process.task.await.expect("joins").expect("a clean stop");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fire_each_fires_every_window_missed_while_no_leader_ran() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let log: Arc<dyn Log> =
+            Arc::new(EmbeddedLog::open(EmbeddedConfig::new(dir.path())).expect("the log opens"));
+        let start = DateTime::parse_from_rfc3339("2026-11-02T08:00:00Z")
+            .expect("a time")
+            .with_timezone(&Utc);
+        let minute = Schedule::every(Duration::from_secs(60)).expect("valid");
+        let mut cluster = Cluster {
+            log,
+            names: TopicNames::default(),
+            clock: FakeClock::new(start),
+            entries: vec![Entry::new("each-minute", minute, "tick")
+                .queue(QUEUE)
+                .catch_up(CatchUp::FireEach)],
+            processes: Vec::new(),
+        };
+        cluster.start("a");
+        cluster.leader().await;
+        cluster.clock.advance(Duration::from_secs(120));
+        cluster.settled(start).await;
+        // The leader crashes, and nobody leads while seven windows pass.
+        let leader = cluster.leader().await;
+        let process = cluster.take(&leader);
+        process.task.abort();
+        assert!(process.task.await.expect_err("aborted").is_cancelled());
+        cluster.clock.advance(Duration::from_secs(7 * 60 + 30));
+        cluster.start("b");
+        cluster.settled(start).await;
+        let records = beat_records(cluster.log.as_ref(), &cluster.names).await;
+        let tasks = task_messages(cluster.log.as_ref(), &cluster.names, QUEUE).await;
+        let accounting = account(&cluster.names, &cluster.entries, &records, &tasks);
+        let expected: Vec<DateTime<Utc>> = (1..=9).map(|m| start + TimeDelta::minutes(m)).collect();
+        assert_eq!(
+            accounting.fired["each-minute"], expected,
+            "each window, in order"
+        );
+        assert_eq!(tasks.len(), 9, "one task per window");
         for process in cluster.processes {
             process.shutdown.cancel();
             process.task.await.expect("joins").expect("a clean stop");

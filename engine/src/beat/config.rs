@@ -3,7 +3,7 @@
 //! ```toml
 //! [beat]
 //! timezone = "Europe/London"   # default zone of the entries' crontabs (UTC if absent)
-//! catch-up = "fire-once"       # default policy for missed windows: "fire-once" or "skip"
+//! catch-up = "fire-once"       # default policy for missed windows: "fire-once", "fire-each" or "skip"
 //! grace = "1m"                 # a window this late still counts as on time
 //! tick = "1s"                  # how often beat re-reads the clock and its group
 //! session-timeout = "6s"       # how long a silent leader keeps the lead (Kafka)

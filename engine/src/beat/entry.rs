@@ -18,6 +18,10 @@ pub enum CatchUp {
     FireOnce,
     /// Publish nothing for missed windows; record that they were skipped and wait for the next.
     Skip,
+    /// Publish the task once for every missed window that is at most the beat's grace old, in
+    /// order; older windows are recorded as skipped. For entries where each window is a unit
+    /// of work (a per-second tick, an hourly roll-up) and a leader change must lose none.
+    FireEach,
 }
 
 /// A named schedule and the task it publishes at each window.

@@ -15,6 +15,10 @@ use super::schedule::Schedule;
 /// How many missed windows a decision counts before it stops counting.
 pub const MISSED_COUNT_CAP: i64 = 100_000;
 
+/// At most this many windows of one [`CatchUp::FireEach`] entry are decided at once; the rest
+/// are due at the next call.
+pub const FIRE_EACH_BATCH: usize = 256;
+
 /// What the leader does for an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -108,18 +112,66 @@ impl Ledger {
         self.slots.is_empty()
     }
 
-    /// What is due at `now`, at most one decision per entry, in the order of `entries`.
+    /// What is due at `now`, in the order of `entries` (and of windows within an entry).
     ///
     /// For an entry whose windows up to `now` are not all settled, the decision is about the
     /// latest of them: it fires when that window is at most `grace` old or the policy is
     /// [`CatchUp::FireOnce`]; otherwise it is skipped. Earlier unsettled windows are counted in
     /// [`Due::missed`] and never fired: a window fires once, or not at all and on the record.
+    /// A [`CatchUp::FireEach`] entry instead gets a decision per unsettled window (at most
+    /// [`FIRE_EACH_BATCH`]): a fire for each at most `grace` old, after one skip settling the
+    /// older ones.
     pub fn due(&mut self, entries: &[Entry], now: DateTime<Utc>, grace: Duration) -> Vec<Due> {
         let grace = TimeDelta::from_std(grace).unwrap_or(TimeDelta::MAX);
-        entries
-            .iter()
-            .filter_map(|entry| self.due_one(entry, now, grace))
-            .collect()
+        let mut decisions = Vec::new();
+        for entry in entries {
+            match entry.catch_up {
+                CatchUp::FireEach => decisions.extend(self.due_each(entry, now, grace)),
+                _ => decisions.extend(self.due_one(entry, now, grace)),
+            }
+        }
+        decisions
+    }
+
+    /// The decisions of a [`CatchUp::FireEach`] entry: every unsettled window up to `now`.
+    fn due_each(&mut self, entry: &Entry, now: DateTime<Utc>, grace: TimeDelta) -> Vec<Due> {
+        let first = match self.next_window(entry) {
+            Unsettled::Register => return self.due_one(entry, now, grace).into_iter().collect(),
+            Unsettled::At(Some(first)) if first <= now => first,
+            Unsettled::At(_) => return Vec::new(),
+        };
+        let decision = |window, action, missed| Due {
+            entry: entry.name.clone(),
+            window,
+            action,
+            missed,
+        };
+        let mut decisions = Vec::new();
+        let mut window = first;
+        let (mut older, mut last_old) = (0, None);
+        // Windows past the grace are settled by one skip of the last of them.
+        while now.signed_duration_since(window) > grace {
+            (older, last_old) = (older + 1, Some(window));
+            if older >= MISSED_COUNT_CAP {
+                let (latest, count) = latest_due(&entry.schedule, first, now);
+                return vec![decision(latest, Action::Skip, count - 1)];
+            }
+            match entry.schedule.next_after(window).filter(|n| *n <= now) {
+                Some(next) => window = next,
+                None => return vec![decision(window, Action::Skip, older - 1)],
+            }
+        }
+        if let Some(old) = last_old {
+            decisions.push(decision(old, Action::Skip, older - 1));
+        }
+        while decisions.len() < FIRE_EACH_BATCH {
+            decisions.push(decision(window, Action::Fire, 0));
+            match entry.schedule.next_after(window).filter(|n| *n <= now) {
+                Some(next) => window = next,
+                None => break,
+            }
+        }
+        decisions
     }
 
     fn due_one(&mut self, entry: &Entry, now: DateTime<Utc>, grace: TimeDelta) -> Option<Due> {
@@ -318,6 +370,59 @@ mod tests {
         let due = ledger.due(&entries, now, Duration::ZERO);
         assert_eq!(due[0].window, at(60 * 200_000));
         assert_eq!(due[0].missed, MISSED_COUNT_CAP - 1);
+    }
+
+    #[test]
+    fn fire_each_fires_every_window_within_the_grace_in_order() {
+        let entries = [every_minute("each", CatchUp::FireEach)];
+        let mut ledger = Ledger::new();
+        ledger.settle("each", at(0));
+        // Windows 60..=600 passed; a 200 s grace at 630 covers 480, 540 and 600.
+        let due = ledger.due(&entries, at(630), Duration::from_secs(200));
+        let summary: Vec<(i64, Action, i64)> = due
+            .iter()
+            .map(|d| (d.window.timestamp(), d.action, d.missed))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (420, Action::Skip, 6),
+                (480, Action::Fire, 0),
+                (540, Action::Fire, 0),
+                (600, Action::Fire, 0)
+            ]
+        );
+        for d in &due {
+            ledger.settle(&d.entry, d.window);
+        }
+        assert!(ledger
+            .due(&entries, at(630), Duration::from_secs(200))
+            .is_empty());
+        // All within the grace: one fire each, nothing skipped.
+        let due = ledger.due(&entries, at(790), Duration::from_secs(200));
+        assert_eq!(due.len(), 3);
+        assert!(due.iter().all(|d| d.action == Action::Fire));
+        // All past it: one skip.
+        let due = ledger.due(&entries, at(2_000), Duration::from_secs(10));
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].window, due[0].action, due[0].missed),
+            (at(1_980), Action::Skip, 22)
+        );
+    }
+
+    #[test]
+    fn fire_each_decides_a_bounded_batch_at_a_time() {
+        let schedule = Schedule::every(Duration::from_secs(1)).expect("valid");
+        let entries = [Entry::new("tick", schedule, "t").catch_up(CatchUp::FireEach)];
+        let mut ledger = Ledger::new();
+        ledger.settle("tick", at(0));
+        let due = ledger.due(&entries, at(1_000), Duration::from_secs(3_600));
+        assert_eq!(due.len(), FIRE_EACH_BATCH);
+        assert_eq!(due[0].window, at(1));
+        ledger.settle("tick", due[FIRE_EACH_BATCH - 1].window);
+        let next = ledger.due(&entries, at(1_000), Duration::from_secs(3_600));
+        assert_eq!(next[0].window, at(FIRE_EACH_BATCH as i64 + 1));
     }
 
     #[test]

@@ -44,6 +44,6 @@ pub use crontab::Crontab;
 pub use entry::{CatchUp, Entry};
 pub use error::{Error, Result};
 pub use fire::{fire_task_id, HEADER_ENTRY, HEADER_WINDOW};
-pub use ledger::{Action, Due, Ledger, MISSED_COUNT_CAP};
+pub use ledger::{Action, Due, Ledger, FIRE_EACH_BATCH, MISSED_COUNT_CAP};
 pub use runner::{run, Beat, BeatBuilder, BeatStatus};
 pub use schedule::{Interval, Schedule};
