@@ -1,7 +1,8 @@
 //! A queue name that cannot name a topic is refused wherever a message or a canvas is built —
 //! a call's options, a task's options, a canvas step, a route — before anything is sent, on
 //! both backends (the embedded log would take the name; Kafka would not, and a coordinator
-//! meeting one used to stop). Payloads past the record limit are refused the same way.
+//! meeting one used to stop). Payloads past the record limit are refused the same way, and a
+//! result past it fails its task instead of being resent forever.
 
 mod support;
 
@@ -59,6 +60,25 @@ on_both_backends! {
             Err(Error::TooLarge { size, limit: l, .. }) => assert!(size > l),
             other => panic!("expected TooLarge, got {:?}", other.map(|r| r.id())),
         }
+    }
+}
+
+on_both_backends! {
+    async fn a_result_past_the_record_limit_fails_its_task_and_the_worker_goes_on(test: TestApp) {
+        let app = &test.app;
+        let limit = app.names().max_payload_bytes();
+        let huge = app.task("huge", move |(): ()| async move { Ok("x".repeat(limit)) }).expect("register");
+        let add = app.task("add", |(x, y): (i64, i64)| async move { Ok(x + y) }).expect("register");
+        let worker = app.worker().spawn();
+        match huge.delay(()).await.expect("sent").get(secs(30)).await {
+            Err(Error::TaskFailed { error, .. }) => {
+                assert_eq!(error.kind(), "ResultTooLarge");
+                assert!(error.message().contains(&limit.to_string()), "{}", error.message());
+            }
+            other => panic!("expected ResultTooLarge, got {:?}", other.map(|s| s.len())),
+        }
+        assert_eq!(add.delay((2, 3)).await.expect("sent").get(secs(30)).await.expect("the worker goes on"), 5);
+        worker.shutdown().await.expect("clean shutdown");
     }
 }
 

@@ -22,6 +22,7 @@ pub mod inspect;
 mod names;
 mod registry;
 mod results;
+mod startup;
 mod task;
 mod worker;
 

@@ -107,6 +107,17 @@ impl TopicNames {
         self.max_record_bytes.saturating_sub(RECORD_OVERHEAD)
     }
 
+    /// Why a result of `size` bytes cannot be recorded, or `None` when it fits
+    /// [`max_payload_bytes`](Self::max_payload_bytes).
+    pub fn result_past_limit(&self, size: usize) -> Option<String> {
+        let limit = self.max_payload_bytes();
+        (size > limit).then(|| {
+            format!(
+                "the result takes {size} bytes, past the {limit}-byte limit of a record ([topics] max-record-bytes less 64 KiB)"
+            )
+        })
+    }
+
     /// `spec` with the record limit, unless it sets its own.
     fn limited(&self, spec: TopicSpec) -> TopicSpec {
         if spec.configs.contains_key("max.message.bytes") {

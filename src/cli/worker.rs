@@ -60,10 +60,20 @@ pub(crate) async fn run(app: &App, args: &WorkerArgs) -> anyhow::Result<()> {
         app.hostname(),
         app.task_names().len()
     );
+    // The worker may stop by itself (a shutdown command, a coordinator that cannot stay up,
+    // a start-up that failed): the process ends with it, non-zero on an error.
+    let finished = handle.finished();
+    tokio::pin!(finished);
     tokio::select! {
-        _ = signalled.cancelled() => eprintln!("shutting down: finishing running tasks (grace {grace:?})"),
-        _ = cancel.cancelled() => eprintln!("the worker is stopping (a shutdown command, or its coordinator could not stay up)"),
+        _ = signalled.cancelled() => {
+            eprintln!("shutting down: finishing running tasks (grace {grace:?})");
+            cancel.cancel();
+            finished.await?;
+        }
+        result = &mut finished => {
+            result?;
+            eprintln!("the worker stopped on a shutdown command");
+        }
     }
-    handle.shutdown().await?;
     Ok(())
 }

@@ -249,7 +249,14 @@ impl AppBuilder {
         if let Ok(existing) = log.describe_topic(&names.workflows()).await {
             names.coordinator_partitions = existing.partitions;
         }
-        log.create_topics(&names.core_topics()).await?;
+        // A broker restarting as the process starts is waited for, as a broker not yet up is.
+        let core_topics = names.core_topics();
+        crate::startup::patiently(
+            "creating the app's topics",
+            self.connect_timeout,
+            || async { Ok(log.create_topics(&core_topics).await?) },
+        )
+        .await?;
         let hostname = self.hostname.unwrap_or_else(default_hostname);
         let results = ResultReader::new(log.clone(), names.results());
         Ok(App {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::core::{record_key, Action, Apply, RecordMeta};
 use super::error::{Error, Result};
 use super::state::{keys, u64_at, uuid_at, StateAccess, StepStatus, Table};
+use crate::names::TopicNames;
 
 /// A result to record: everything but the fields the recorder fills.
 pub(super) struct NewResult<'a> {
@@ -37,21 +38,21 @@ fn state_of(kind: TaskEventKind) -> TaskState {
     }
 }
 
-/// A success whose result is past `limit` bytes, as the failure it becomes: a result record
-/// the log would refuse must never be sent (it would be resent forever).
-pub(super) fn result_too_large(mut event: TaskEvent, limit: usize) -> TaskEvent {
-    let size = event.result.as_ref().map_or(0, Vec::len);
-    if event.kind != TaskEventKind::Succeeded || size <= limit {
+/// A success whose result is past the record limit, as the failure it becomes: a result
+/// record the log would refuse must never be sent (it would be resent forever).
+pub(super) fn result_too_large(mut event: TaskEvent, names: &TopicNames) -> TaskEvent {
+    if event.kind != TaskEventKind::Succeeded {
         return event;
     }
+    let Some(message) = names.result_past_limit(event.result.as_ref().map_or(0, Vec::len)) else {
+        return event;
+    };
     event.kind = TaskEventKind::Failed;
     event.result = None;
     event.content_type = None;
     event.error = Some(TaskError {
         type_name: "ResultTooLarge".into(),
-        message: format!(
-            "the result takes {size} bytes, past the {limit}-byte limit of a record ([topics] max-record-bytes less 64 KiB)"
-        ),
+        message,
         traceback: None,
     });
     event
@@ -81,7 +82,7 @@ pub(super) fn error_of(event: &TaskEvent) -> TaskError {
 impl<S: StateAccess + ?Sized> Apply<'_, S> {
     /// `event`, a success past the record limit turned into its failure.
     fn within_limit(&self, event: TaskEvent) -> TaskEvent {
-        result_too_large(event, self.core.config.names.max_payload_bytes())
+        result_too_large(event, &self.core.config.names)
     }
 
     /// Applies one task event.

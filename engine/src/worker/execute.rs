@@ -289,8 +289,19 @@ pub(crate) fn outcome_records(
     let message = &job.message;
     match outcome {
         Outcome::Success(bytes) => {
+            let keep = !(message.ignore_result || job.entry.options.ignore_result);
+            // A result the log would refuse fails its task here: sent, it would be
+            // resent forever and its message never committed.
+            if let Some(why) = keep
+                .then(|| shared.app.names().result_past_limit(bytes.len()))
+                .flatten()
+            {
+                let error = TaskError::new("ResultTooLarge", why);
+                let failed = failure(shared, message, TaskEventKind::Failed, &error);
+                return Ok(OutcomeRecords::Single(event_record(shared, &failed)?));
+            }
             let mut succeeded = event(shared, message, TaskEventKind::Succeeded);
-            if !(message.ignore_result || job.entry.options.ignore_result) {
+            if keep {
                 succeeded.result = Some(bytes.clone());
                 succeeded.content_type = Some(job.content_type.as_str().to_owned());
             }

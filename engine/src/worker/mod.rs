@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::app::App;
+use crate::startup::patiently;
 use crate::{lock, Result};
 
 pub(crate) use control::Revocations;
@@ -235,9 +236,15 @@ impl WorkerBuilder {
     /// Runs the worker until `cancel` is cancelled (or a SHUTDOWN command arrives).
     pub async fn run(self, cancel: CancellationToken) -> Result<()> {
         for queue in &self.queues {
-            self.app.ensure_queue(queue).await?;
+            patiently("creating the queue's topic", START_RETRY_FOR, || {
+                self.app.ensure_queue(queue)
+            })
+            .await?;
         }
-        let revocations = Revocations::load(&self.app).await?;
+        let revocations = patiently("reading the revocations", START_RETRY_FOR, || {
+            Revocations::load(&self.app)
+        })
+        .await?;
         let prefetch = self
             .prefetch
             .unwrap_or(self.concurrency * defaults::PREFETCH_PER_SLOT);
@@ -357,6 +364,10 @@ impl WorkerBuilder {
         ))
     }
 }
+
+/// How long a worker keeps trying a start-up step that fails on a passing fault (a broker
+/// restarting, a leader moving) before it gives up.
+const START_RETRY_FOR: Duration = Duration::from_secs(60);
 
 impl WorkerShared {
     /// Tasks running now.

@@ -69,7 +69,14 @@ pub(crate) async fn run(
                     dispatch(&shared, &queue_name, record, &mut inflight, &reporter);
                 }
             }
-            Ok(ConsumerEvent::Assigned(_)) => paused = false,
+            Ok(ConsumerEvent::Assigned(partitions)) => {
+                // librdkafka can hand a partition back still paused from before the
+                // rebalance: resume what was assigned, and let backpressure pause it again.
+                if let Err(error) = consumer.resume(&partitions) {
+                    tracing::warn!(%error, queue, "resuming newly assigned partitions");
+                }
+                paused = false;
+            }
             Ok(ConsumerEvent::Revoked(partitions)) => {
                 partitions.iter().for_each(|tp| inflight.forget(tp))
             }
