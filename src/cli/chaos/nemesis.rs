@@ -43,6 +43,14 @@ impl Nemesis {
         }
     }
 
+    /// How many processes (workers or brokers) one run of this fault kills with SIGKILL.
+    pub(crate) fn kills(self) -> usize {
+        match self {
+            Nemesis::PauseWorker | Nemesis::RollingRestart => 0,
+            _ => 1,
+        }
+    }
+
     /// True for the faults that end a worker process abruptly (takeover is measured for them).
     pub(crate) fn kills_a_worker(self) -> bool {
         matches!(

@@ -101,7 +101,7 @@ impl Proc {
             )
             .env(
                 "CELERIAC_LOG",
-                "warn,rdkafka::consumer::base_consumer=off,librdkafka=error",
+                "warn,celeriac_engine::coordinator=info,celeriac_engine::beat=info,rdkafka::consumer::base_consumer=off,librdkafka=off",
             )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

@@ -39,6 +39,8 @@ pub(crate) struct Outcome {
     load_secs: f64,
     takeovers: BTreeMap<Nemesis, Vec<i64>>,
     longest_gap_ms: i64,
+    /// How long acknowledged submissions took, in milliseconds, sorted.
+    submit_ms: Vec<u64>,
     dir: PathBuf,
 }
 
@@ -124,6 +126,7 @@ tick = "250ms"
 [beat.entries.{BEAT_ENTRY}]
 task = "demo.noop"
 every = "1s"
+catch-up = "fire-each"
 "#
             ),
         )?;
@@ -152,7 +155,7 @@ every = "1s"
         app.register_demo_tasks()?;
         let serve_port = free_port()?;
         let env = Env {
-            binary: std::env::current_exe()?,
+            binary: self.pin_binary()?,
             brokers: self.cluster.clone(),
             prefix: self.prefix.clone(),
             config: config_path,
@@ -172,9 +175,10 @@ every = "1s"
             );
             tokio::spawn(async move { this.nemeses(procs, faults, stop).await })
         };
-        let (acked, poison) = self
+        let (acked, poison, mut submit_ms) = self
             .drive_load(&app, serve_port, Arc::clone(&procs))
             .await?;
+        submit_ms.sort_unstable();
         let load_ended = now_millis();
         stop_faults.cancel();
         nemeses.await??;
@@ -212,6 +216,7 @@ every = "1s"
             results,
             load_secs: (load_ended - load_started) as f64 / 1000.0,
             longest_gap_ms: longest_gap(&history, load_started, load_ended),
+            submit_ms,
             takeovers,
             faults,
             dir: self.dir.clone(),
@@ -221,6 +226,19 @@ every = "1s"
                 let _ = std::fs::remove_dir_all(&self.dir);
             }
         })
+    }
+
+    /// The binary every process of the run starts from: a link to this one, so that a build
+    /// replacing it meanwhile does not change the processes restarted during the run.
+    fn pin_binary(&self) -> anyhow::Result<PathBuf> {
+        let current = std::env::current_exe()?;
+        let pinned = self.dir.join("celeriac-under-test");
+        let _ = std::fs::remove_file(&pinned);
+        if std::fs::hard_link(&current, &pinned).is_err() {
+            std::fs::copy(&current, &pinned)
+                .with_context(|| format!("copying {} for the run", current.display()))?;
+        }
+        Ok(pinned)
     }
 
     fn start_processes(&self, env: &Env, serve_port: u16) -> anyhow::Result<Procs> {
@@ -287,9 +305,10 @@ every = "1s"
         app: &App,
         serve_port: u16,
         procs: Arc<Mutex<Procs>>,
-    ) -> anyhow::Result<(Vec<Acked>, Poison)> {
+    ) -> anyhow::Result<(Vec<Acked>, Poison, Vec<u64>)> {
         let mut workload = Workload::new(self.seed, self.args.chord_scale);
         let mut acked = Vec::new();
+        let mut submit_ms = Vec::new();
         let mut poison = Poison::default();
         let every = Duration::from_secs_f64(1.0 / self.args.rate.max(0.01));
         let started = Instant::now();
@@ -301,6 +320,7 @@ every = "1s"
             n += 1;
             let planned = workload.next()?;
             let via_http = workload.pick(0..=4) == 0;
+            let submit_started = Instant::now();
             let submitted = if via_http {
                 submit_http(serve_port, &planned.canvas.to_json()).await
             } else {
@@ -310,12 +330,17 @@ every = "1s"
                     .map_err(anyhow::Error::from)
             };
             match submitted {
-                Ok(id) => acked.push(Acked {
-                    id,
-                    kind: planned.kind.name(),
-                    expected: planned.expected,
-                    via_http,
-                }),
+                Ok(id) => {
+                    submit_ms.push(
+                        u64::try_from(submit_started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    );
+                    acked.push(Acked {
+                        id,
+                        kind: planned.kind.name(),
+                        expected: planned.expected,
+                        via_http,
+                    })
+                }
                 // Not acknowledged (a broker fault, the front restarting): nothing is promised.
                 Err(error) => eprintln!("chaos: submission not acknowledged: {error:#}"),
             }
@@ -324,7 +349,7 @@ every = "1s"
             }
             procs.lock().await.reap();
         }
-        Ok((acked, poison))
+        Ok((acked, poison, submit_ms))
     }
 
     /// One undecodable record and one message for an unknown task, on the default queue.
@@ -598,11 +623,11 @@ fn dechunk(body: &str) -> String {
     out
 }
 
-/// Per worker-stopping fault, the takeover time: the longest wait, over the coordinator
-/// partitions with results on both sides of the fault, from the fault to that partition's
-/// next result.
+/// Per fault that stopped a worker, the longest wait, over the coordinator partitions with a
+/// workflow in flight at the fault, from the fault to that partition's next terminal result.
 fn takeovers(history: &History, faults: &[Fault], partitions: i32) -> BTreeMap<Nemesis, Vec<i64>> {
     let mut by_partition: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    let mut finished: std::collections::HashMap<uuid::Uuid, i64> = Default::default();
     for result in history
         .results
         .iter()
@@ -613,20 +638,39 @@ fn takeovers(history: &History, faults: &[Fault], partitions: i32) -> BTreeMap<N
             .entry(partition_for_key(&key, partitions))
             .or_default()
             .push(result.timestamp_ms);
+        let at = finished.entry(result.value.task_id).or_insert(i64::MAX);
+        *at = (*at).min(result.timestamp_ms);
     }
     for times in by_partition.values_mut() {
         times.sort_unstable();
+    }
+    // (submitted, finished) of each workflow, by the partition that coordinates it.
+    let mut spans: BTreeMap<i32, Vec<(i64, i64)>> = BTreeMap::new();
+    for workflow in &history.workflows {
+        let output = usize::try_from(workflow.value.output).ok();
+        let end = output
+            .and_then(|o| workflow.value.steps.get(o))
+            .and_then(|step| finished.get(&step.task_id).copied())
+            .unwrap_or(i64::MAX);
+        spans
+            .entry(workflow.partition)
+            .or_default()
+            .push((workflow.timestamp_ms, end));
     }
     let mut out: BTreeMap<Nemesis, Vec<i64>> = BTreeMap::new();
     for fault in faults
         .iter()
         .filter(|f| f.nemesis.kills_a_worker() || f.nemesis == Nemesis::PauseWorker)
     {
-        let waits = by_partition.values().filter_map(|times| {
-            let before = times.iter().rev().find(|&&t| t < fault.at_ms)?;
-            let after = times.iter().find(|&&t| t >= fault.at_ms)?;
-            // Only partitions busy around the fault say anything about it.
-            (fault.at_ms - before < 5_000).then_some(after - fault.at_ms)
+        let waits = spans.iter().filter_map(|(partition, spans)| {
+            let in_flight = spans
+                .iter()
+                .any(|&(from, to)| from < fault.at_ms && to > fault.at_ms);
+            let after = by_partition
+                .get(partition)?
+                .iter()
+                .find(|&&t| t >= fault.at_ms)?;
+            in_flight.then_some(after - fault.at_ms)
         });
         if let Some(worst) = waits.max() {
             out.entry(fault.nemesis).or_default().push(worst);
@@ -657,12 +701,21 @@ impl Outcome {
         for fault in &self.faults {
             *counts.entry(fault.nemesis).or_default() += 1;
         }
+        let mut kills: BTreeMap<Nemesis, usize> = BTreeMap::new();
+        for fault in &self.faults {
+            *kills.entry(fault.nemesis).or_default() += fault.nemesis.kills();
+        }
+        if let (Some(first), Some(last)) = (self.submit_ms.first(), self.submit_ms.last()) {
+            let p50 = self.submit_ms[self.submit_ms.len() / 2];
+            println!("  submissions acknowledged in {first}–{last} ms (p50 {p50} ms)");
+        }
         println!(
-            "  {:<32} {:>5} {:>11} {:>14} {:>14}",
-            "nemesis", "runs", "violations", "takeover p50", "takeover max"
+            "  {:<32} {:>5} {:>6} {:>14} {:>14}",
+            "nemesis", "runs", "kills", "takeover p50", "takeover max"
         );
         for nemesis in Nemesis::ALL {
             let runs = counts.get(&nemesis).copied().unwrap_or(0);
+            let killed = kills.get(&nemesis).copied().unwrap_or(0);
             let (p50, max) = match self.takeovers.get(&nemesis) {
                 Some(times) if !times.is_empty() => {
                     let mut sorted = times.clone();
@@ -675,9 +728,8 @@ impl Outcome {
                 _ => ("-".into(), "-".into()),
             };
             println!(
-                "  {:<32} {runs:>5} {:>11} {p50:>14} {max:>14}",
-                nemesis.name(),
-                self.violations.len()
+                "  {:<32} {runs:>5} {killed:>6} {p50:>14} {max:>14}",
+                nemesis.name()
             );
         }
         for fault in &self.faults {
