@@ -162,6 +162,7 @@ pub fn main_with_builder(
                 .unwrap_or_else(|_| DEFAULT_LOG.into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -170,7 +171,11 @@ pub fn main_with_builder(
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli, Box::new(configure), register)) {
+    let outcome = runtime.block_on(run(cli, Box::new(configure), register));
+    // Kafka clients are dropped on the blocking pool, and a consumer leaving a group that no
+    // broker answers for can block there for good: the process does not wait for that.
+    runtime.shutdown_timeout(EXIT_WITHIN);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -178,6 +183,9 @@ pub fn main_with_builder(
         }
     }
 }
+
+/// How long the process waits at exit for clients still closing on the blocking pool.
+const EXIT_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn run(
     cli: Cli,

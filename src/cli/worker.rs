@@ -27,6 +27,10 @@ pub(crate) struct WorkerArgs {
     grace: Option<std::time::Duration>,
 }
 
+/// How long a stopping worker may take, past its grace period, for its last commits and for
+/// leaving its groups (each bounded on its own; this bounds them together).
+const LEAVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
 pub(crate) async fn run(app: &App, args: &WorkerArgs) -> anyhow::Result<()> {
     let signalled = super::signal::shutdown_token()?;
     let mut worker = app.worker();
@@ -68,7 +72,16 @@ pub(crate) async fn run(app: &App, args: &WorkerArgs) -> anyhow::Result<()> {
         _ = signalled.cancelled() => {
             eprintln!("shutting down: finishing running tasks (grace {grace:?})");
             cancel.cancel();
-            finished.await?;
+            let bound = grace + LEAVE_WITHIN;
+            match tokio::time::timeout(bound, finished).await {
+                Ok(result) => result?,
+                // Safe to leave: what is uncommitted runs again, and the coordinator's open
+                // transaction is aborted by whoever takes its partitions over.
+                Err(_) => eprintln!(
+                    "the worker did not stop within {bound:?} (the cluster does not answer its \
+                     last commits): leaving anyway; unfinished messages will run again"
+                ),
+            }
         }
         result = &mut finished => {
             result?;

@@ -321,8 +321,10 @@ impl WorkerBuilder {
         control.abort();
         heartbeat.abort();
         if let Some(coordinator) = coordinator.take() {
-            if let Err(error) = coordinator.shutdown().await {
-                tracing::warn!(%error, "the coordinator stopped with an error");
+            tracing::info!("every queue drained; stopping the coordinator");
+            match coordinator.shutdown().await {
+                Ok(()) => tracing::info!("coordinator stopped"),
+                Err(error) => tracing::warn!(%error, "the coordinator stopped with an error"),
             }
         }
         if let Some(cause) = lock(&coordinator_failure).take() {

@@ -281,7 +281,17 @@ impl Consumer for KafkaConsumer {
             .map_err(kafka("commit"))?;
         }
         let base = Arc::clone(&self.base);
-        blocking(move || base.commit(&tpl, CommitMode::Sync).map_err(kafka("commit"))).await
+        // A synchronous commit waits for the group coordinator with no bound of its own (it
+        // can wait forever while the group has none): bounded here, the caller hears of it and
+        // the offsets stay uncommitted (the records are read again after a rebalance).
+        let commit = blocking(move || base.commit(&tpl, CommitMode::Sync).map_err(kafka("commit")));
+        match tokio::time::timeout(REQUEST_TIMEOUT, commit).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                operation: "kafka commit".into(),
+                after: REQUEST_TIMEOUT,
+            }),
+        }
     }
 
     fn pause(&self, partitions: &[TopicPartition]) -> Result<()> {
