@@ -191,7 +191,13 @@ impl Runner {
             }
         }
         self.take_over(&tps).await?;
-        tracing::info!(partitions = tps.len(), restored, elapsed = ?started.elapsed(), "partitions assigned");
+        let owned: BTreeSet<i32> = tps.iter().map(|tp| tp.partition).collect();
+        let owned = owned
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        tracing::info!(partitions = tps.len(), %owned, restored, elapsed = ?started.elapsed(), "partitions assigned");
         Ok(())
     }
 

@@ -69,6 +69,10 @@ pub(crate) struct ChaosArgs {
     /// The `scripts/kafka` that steers the cluster.
     #[arg(long, default_value = "scripts/kafka")]
     kafka_script: PathBuf,
+    /// Fail unless every kind of fault ran at least once over the seeds (each run already
+    /// drives load past `--load` until every kind has run, up to three times as long).
+    #[arg(long)]
+    require_every_fault: bool,
     /// Where runs keep their processes' state and logs (default: a temporary directory,
     /// removed after a passing run).
     #[arg(long)]
@@ -87,9 +91,11 @@ pub(crate) async fn run(brokers: Option<String>, args: &ChaosArgs) -> anyhow::Re
         args.seeds.clone()
     };
     let mut failed = Vec::new();
+    let mut kinds = std::collections::BTreeSet::new();
     for seed in seeds {
         let outcome = run::Run::new(seed, &cluster, args)?.execute().await?;
         outcome.print();
+        kinds.extend(outcome.kinds());
         if !outcome.violations.is_empty() {
             failed.push(seed);
         }
@@ -97,6 +103,15 @@ pub(crate) async fn run(brokers: Option<String>, args: &ChaosArgs) -> anyhow::Re
     anyhow::ensure!(
         failed.is_empty(),
         "chaos found violations with seeds {failed:?} (run again with --seeds to reproduce)"
+    );
+    let missing: Vec<&str> = nemesis::Nemesis::ALL
+        .iter()
+        .filter(|n| !kinds.contains(*n))
+        .map(|n| n.name())
+        .collect();
+    anyhow::ensure!(
+        missing.is_empty() || !args.require_every_fault,
+        "these faults never ran: {missing:?} (a longer --load, or more seeds)"
     );
     Ok(())
 }

@@ -51,6 +51,11 @@ impl Nemesis {
         }
     }
 
+    /// True for the faults of the brokers.
+    pub(crate) fn hits_brokers(self) -> bool {
+        matches!(self, Nemesis::KillBroker | Nemesis::RollingRestart)
+    }
+
     /// True for the faults that end a worker process abruptly (takeover is measured for them).
     pub(crate) fn kills_a_worker(self) -> bool {
         matches!(

@@ -1,6 +1,6 @@
 //! One chaos run: set up, drive load under faults, wait for quiet, check, report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +27,18 @@ struct Fault {
     nemesis: Nemesis,
     at_ms: i64,
     detail: String,
+    /// When it was undone (the process restarted or woken, the broker back).
+    ended_ms: i64,
+    /// The worker it killed or froze (its label), if any.
+    worker: Option<String>,
+}
+
+/// One takeover: kill -9 (or SIGSTOP) to work resuming on the worker's partitions.
+#[derive(Debug, Clone, Copy)]
+struct Takeover {
+    ms: i64,
+    /// A broker fault ran meanwhile, so the wait is not the takeover's alone.
+    with_broker_fault: bool,
 }
 
 /// What a run found.
@@ -37,7 +49,7 @@ pub(crate) struct Outcome {
     acked: usize,
     results: usize,
     load_secs: f64,
-    takeovers: BTreeMap<Nemesis, Vec<i64>>,
+    takeovers: BTreeMap<Nemesis, Vec<Takeover>>,
     longest_gap_ms: i64,
     /// How long acknowledged submissions took, in milliseconds, sorted.
     submit_ms: Vec<u64>,
@@ -176,7 +188,7 @@ catch-up = "fire-each"
             tokio::spawn(async move { this.nemeses(procs, faults, stop).await })
         };
         let (acked, poison, mut submit_ms) = self
-            .drive_load(&app, serve_port, Arc::clone(&procs))
+            .drive_load(&app, serve_port, Arc::clone(&procs), &faults)
             .await?;
         submit_ms.sort_unstable();
         let load_ended = now_millis();
@@ -186,13 +198,12 @@ catch-up = "fire-each"
             "chaos: load done ({} workflows acknowledged); waiting for quiet",
             acked.len()
         );
-        let history = self.await_quiet(&app, &acked, &procs).await?;
+        self.await_quiet(&app, &acked, &procs).await?;
         let beat_until = now_millis();
         let mut violations = self.stop_processes(&procs).await;
-        let history = match history {
-            Some(history) => history,
-            None => History::read(app.log(), app.names()).await?,
-        };
+        // Read once nothing runs: a beat still firing while the topics are read one by one
+        // would leave a fire on the beat topic whose task was published after its topic's read.
+        let history = History::read(app.log(), app.names()).await?;
         let expectations = Expectations {
             acked: acked.clone(),
             poison,
@@ -203,7 +214,17 @@ catch-up = "fire-each"
         };
         violations.extend(Checker::new(&history, &expectations).run());
         let faults = faults.lock().await.clone();
-        let takeovers = takeovers(&history, &faults, app.names().coordinator_partitions);
+        let owners = |fault: &Fault| {
+            let label = fault.worker.as_deref()?;
+            let log = std::fs::read_to_string(self.dir.join(format!("{label}.log"))).ok()?;
+            owned_at(&log, fault.at_ms)
+        };
+        let takeovers = takeovers(
+            &history,
+            &faults,
+            app.names().coordinator_partitions,
+            owners,
+        );
         let results = history
             .results
             .iter()
@@ -300,11 +321,15 @@ catch-up = "fire-each"
 
     /// Submits workflows at the configured rate for the load duration (one in five through
     /// the HTTP front), and a little poison; returns what was acknowledged.
+    /// Submits the seeded workload at the configured rate for the load duration, and on
+    /// until every kind of fault has run once (at most three times the duration): what was
+    /// acknowledged, the poison injected, and each acknowledgement's latency (ms).
     async fn drive_load(
         &self,
         app: &App,
         serve_port: u16,
         procs: Arc<Mutex<Procs>>,
+        faults: &Mutex<Vec<Fault>>,
     ) -> anyhow::Result<(Vec<Acked>, Poison, Vec<u64>)> {
         let mut workload = Workload::new(self.seed, self.args.chord_scale);
         let mut acked = Vec::new();
@@ -315,7 +340,11 @@ catch-up = "fire-each"
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut n = 0u64;
-        while started.elapsed() < self.load_duration() {
+        let load = self.load_duration();
+        while started.elapsed() < load
+            || (started.elapsed() < 3 * load
+                && kinds_run(&faults.lock().await) < Nemesis::ALL.len())
+        {
             ticker.tick().await;
             n += 1;
             let planned = workload.next()?;
@@ -404,7 +433,7 @@ impl Run {
             }
             let nemesis = schedule.next();
             let at_ms = now_millis();
-            let detail = self
+            let (detail, worker) = self
                 .apply(nemesis, &mut schedule, &cluster, &procs, &stop)
                 .await
                 .with_context(|| format!("applying {}", nemesis.name()))?;
@@ -412,12 +441,15 @@ impl Run {
             faults.lock().await.push(Fault {
                 nemesis,
                 at_ms,
+                ended_ms: now_millis(),
                 detail,
+                worker,
             });
         }
     }
 
-    /// One fault, undone before it returns (a killed process restarted, a broker back).
+    /// One fault, undone before it returns (a killed process restarted, a broker back): what
+    /// happened, and the label of the worker it hit, if any.
     async fn apply(
         &self,
         nemesis: Nemesis,
@@ -425,7 +457,7 @@ impl Run {
         cluster: &Cluster,
         procs: &Mutex<Procs>,
         stop: &tokio_util::sync::CancellationToken,
-    ) -> anyhow::Result<String> {
+    ) -> anyhow::Result<(String, Option<String>)> {
         let pick = schedule.index(self.args.workers);
         match nemesis {
             Nemesis::KillWorker | Nemesis::KillWorkerFresh | Nemesis::ClockOffset => {
@@ -452,7 +484,7 @@ impl Run {
                     detail.push_str(&format!(", clock {offset:+} ms"));
                 }
                 worker.restart(&env)?;
-                Ok(detail)
+                Ok((detail, Some(label)))
             }
             Nemesis::PauseWorker => {
                 let label = {
@@ -470,7 +502,8 @@ impl Run {
                 let worker = &mut procs.workers[pick];
                 worker.signal("CONT")?;
                 worker.paused = false;
-                Ok(format!("{label} frozen for {:?}", self.args.freeze))
+                let detail = format!("{label} frozen for {:?}", self.args.freeze);
+                Ok((detail, Some(label)))
             }
             Nemesis::KillBroker => {
                 let node = 1 + schedule.index(cluster.nodes);
@@ -480,7 +513,7 @@ impl Run {
                 tokio::time::sleep(down).await;
                 let c = cluster.clone();
                 tokio::task::spawn_blocking(move || c.start(node)).await??;
-                Ok(format!("broker {node} killed, back after {down:?}"))
+                Ok((format!("broker {node} killed, back after {down:?}"), None))
             }
             Nemesis::RollingRestart => {
                 for node in 1..=cluster.nodes {
@@ -491,19 +524,22 @@ impl Run {
                     })
                     .await??;
                 }
-                Ok(format!("{} brokers restarted one by one", cluster.nodes))
+                Ok((
+                    format!("{} brokers restarted one by one", cluster.nodes),
+                    None,
+                ))
             }
         }
     }
 
-    /// Waits until every acknowledged workflow's output is terminal (at most three minutes);
-    /// the history then, or `None` when the wait ran out (the checker says what is missing).
+    /// Waits until every acknowledged workflow's output is terminal, at most three minutes
+    /// (past them, the checker says what is missing).
     async fn await_quiet(
         &self,
         app: &App,
         acked: &[Acked],
         procs: &Mutex<Procs>,
-    ) -> anyhow::Result<Option<History>> {
+    ) -> anyhow::Result<()> {
         let started = Instant::now();
         loop {
             procs.lock().await.reap();
@@ -527,11 +563,11 @@ impl Run {
                 .filter(|a| !specs.get(&a.id).is_some_and(|out| done.contains(out)))
                 .count();
             if waiting == 0 {
-                return Ok(Some(history));
+                return Ok(());
             }
             if started.elapsed() > Duration::from_secs(180) {
                 eprintln!("chaos: {waiting} workflows still unfinished after 180 s of quiet");
-                return Ok(Some(history));
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
@@ -623,9 +659,15 @@ fn dechunk(body: &str) -> String {
     out
 }
 
-/// Per fault that stopped a worker, the longest wait, over the coordinator partitions with a
-/// workflow in flight at the fault, from the fault to that partition's next terminal result.
-fn takeovers(history: &History, faults: &[Fault], partitions: i32) -> BTreeMap<Nemesis, Vec<i64>> {
+/// Per fault that stopped a worker, the longest wait, over the coordinator partitions that
+/// worker owned (per `owners`) with a workflow in flight at the fault, from the fault to that
+/// partition's next terminal result: kill -9 to work resuming, as its successor sees it.
+fn takeovers(
+    history: &History,
+    faults: &[Fault],
+    partitions: i32,
+    owners: impl Fn(&Fault) -> Option<BTreeSet<i32>>,
+) -> BTreeMap<Nemesis, Vec<Takeover>> {
     let mut by_partition: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
     let mut finished: std::collections::HashMap<uuid::Uuid, i64> = Default::default();
     for result in history
@@ -657,13 +699,17 @@ fn takeovers(history: &History, faults: &[Fault], partitions: i32) -> BTreeMap<N
             .or_default()
             .push((workflow.timestamp_ms, end));
     }
-    let mut out: BTreeMap<Nemesis, Vec<i64>> = BTreeMap::new();
+    let mut out: BTreeMap<Nemesis, Vec<Takeover>> = BTreeMap::new();
     for fault in faults
         .iter()
         .filter(|f| f.nemesis.kills_a_worker() || f.nemesis == Nemesis::PauseWorker)
     {
-        let waits = spans.iter().filter_map(|(partition, spans)| {
+        let Some(owned) = owners(fault) else {
+            continue;
+        };
+        let waits = owned.iter().filter_map(|partition| {
             let in_flight = spans
+                .get(partition)?
                 .iter()
                 .any(|&(from, to)| from < fault.at_ms && to > fault.at_ms);
             let after = by_partition
@@ -673,10 +719,66 @@ fn takeovers(history: &History, faults: &[Fault], partitions: i32) -> BTreeMap<N
             in_flight.then_some(after - fault.at_ms)
         });
         if let Some(worst) = waits.max() {
-            out.entry(fault.nemesis).or_default().push(worst);
+            let until = fault.at_ms + worst;
+            let with_broker_fault = faults
+                .iter()
+                .any(|f| f.nemesis.hits_brokers() && f.at_ms <= until && f.ended_ms >= fault.at_ms);
+            out.entry(fault.nemesis).or_default().push(Takeover {
+                ms: worst,
+                with_broker_fault,
+            });
         }
     }
     out
+}
+
+/// The coordinator partitions a worker's log says its process owned at `at_ms`: those of its
+/// last "partitions assigned" line before then, none after a "partitions revoked" line; `None`
+/// when the log says neither.
+fn owned_at(log: &str, at_ms: i64) -> Option<BTreeSet<i32>> {
+    let mut owned = None;
+    for line in log.lines() {
+        let Some(Ok(at)) = line
+            .split_whitespace()
+            .next()
+            .map(chrono::DateTime::parse_from_rfc3339)
+        else {
+            continue;
+        };
+        if at.timestamp_millis() > at_ms {
+            break;
+        }
+        if line.contains("partitions revoked") {
+            owned = Some(BTreeSet::new());
+        } else if line.contains("partitions assigned") {
+            let list = line
+                .split_whitespace()
+                .find_map(|field| field.strip_prefix("owned="))
+                .unwrap_or("");
+            owned = Some(list.split(',').filter_map(|p| p.parse().ok()).collect());
+        }
+    }
+    owned
+}
+
+/// The p50 and max of some takeovers (ms), if any.
+fn spread<'a>(takeovers: impl Iterator<Item = &'a Takeover>) -> Option<(i64, i64)> {
+    let mut ms: Vec<i64> = takeovers.map(|t| t.ms).collect();
+    ms.sort_unstable();
+    Some((*ms.get(ms.len() / 2)?, *ms.last()?))
+}
+
+fn seconds(ms: i64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+/// How many kinds of fault have run.
+fn kinds_run(faults: &[Fault]) -> usize {
+    faults
+        .iter()
+        .map(|f| f.nemesis)
+        .collect::<BTreeSet<_>>()
+        .len()
 }
 
 /// The longest time without any terminal result while load ran.
@@ -693,6 +795,11 @@ fn longest_gap(history: &History, from: i64, until: i64) -> i64 {
 }
 
 impl Outcome {
+    /// The kinds of fault this run applied.
+    pub(crate) fn kinds(&self) -> BTreeSet<Nemesis> {
+        self.faults.iter().map(|f| f.nemesis).collect()
+    }
+
     pub(crate) fn print(&self) {
         println!("chaos seed {}: {} workflows acknowledged, {} terminal results, {:.0} s of load ({:.1} results/s), longest gap between results {} ms",
             self.seed, self.acked, self.results, self.load_secs,
@@ -710,25 +817,24 @@ impl Outcome {
             println!("  submissions acknowledged in {first}–{last} ms (p50 {p50} ms)");
         }
         println!(
-            "  {:<32} {:>5} {:>6} {:>14} {:>14}",
-            "nemesis", "runs", "kills", "takeover p50", "takeover max"
+            "  {:<32} {:>5} {:>6} {:>14} {:>14} {:>26}",
+            "nemesis", "runs", "kills", "takeover p50", "takeover max", "with a broker fault (max)"
         );
         for nemesis in Nemesis::ALL {
             let runs = counts.get(&nemesis).copied().unwrap_or(0);
             let killed = kills.get(&nemesis).copied().unwrap_or(0);
-            let (p50, max) = match self.takeovers.get(&nemesis) {
-                Some(times) if !times.is_empty() => {
-                    let mut sorted = times.clone();
-                    sorted.sort_unstable();
-                    (
-                        format!("{:.1} s", sorted[sorted.len() / 2] as f64 / 1000.0),
-                        format!("{:.1} s", sorted[sorted.len() - 1] as f64 / 1000.0),
-                    )
-                }
-                _ => ("-".into(), "-".into()),
-            };
+            let takeovers = self.takeovers.get(&nemesis).map_or(&[][..], Vec::as_slice);
+            let alone = spread(takeovers.iter().filter(|t| !t.with_broker_fault));
+            let overlapped = spread(takeovers.iter().filter(|t| t.with_broker_fault));
+            let (p50, max) = alone.map_or(("-".into(), "-".into()), |(p50, max)| {
+                (seconds(p50), seconds(max))
+            });
+            let overlapped = overlapped.map_or("-".into(), |(_, max)| {
+                let n = takeovers.iter().filter(|t| t.with_broker_fault).count();
+                format!("{n} ({})", seconds(max))
+            });
             println!(
-                "  {:<32} {runs:>5} {killed:>6} {p50:>14} {max:>14}",
+                "  {:<32} {runs:>5} {killed:>6} {p50:>14} {max:>14} {overlapped:>26}",
                 nemesis.name()
             );
         }
@@ -756,5 +862,38 @@ impl Outcome {
                 println!("{}", v.history);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership_is_read_from_the_last_assignment_or_revocation_before_the_fault() {
+        let log = "\
+celeriac worker vm@1 serving default with concurrency 4 (6 tasks registered)
+2026-12-04T19:19:45.030294Z  INFO celeriac_engine::coordinator::cycle: partitions assigned partitions=12 owned=0,3,5 restored=0 elapsed=1.9s
+2026-12-04T19:19:50.000000Z  INFO celeriac_engine::coordinator::cycle: partitions revoked partitions=12
+2026-12-04T19:19:52.000000Z  INFO celeriac_engine::coordinator::cycle: partitions assigned partitions=6 owned=2,7 restored=0 elapsed=1.1s
+";
+        let at = |time: &str| {
+            chrono::DateTime::parse_from_rfc3339(time)
+                .expect("a time")
+                .timestamp_millis()
+        };
+        assert_eq!(owned_at(log, at("2026-12-04T19:19:40Z")), None);
+        assert_eq!(
+            owned_at(log, at("2026-12-04T19:19:46Z")),
+            Some(BTreeSet::from([0, 3, 5]))
+        );
+        assert_eq!(
+            owned_at(log, at("2026-12-04T19:19:51Z")),
+            Some(BTreeSet::new())
+        );
+        assert_eq!(
+            owned_at(log, at("2026-12-04T19:30:00Z")),
+            Some(BTreeSet::from([2, 7]))
+        );
     }
 }
