@@ -18,6 +18,11 @@ use super::procs::{Env, Proc, Role, Spec};
 use super::workload::Workload;
 use super::ChaosArgs;
 
+/// How long, after the load, every acknowledged workflow has to finish: more than a member
+/// stuck past `max.poll.interval.ms` (120 s) needs to lose its partitions and another to
+/// finish its work.
+const QUIET_WITHIN: Duration = Duration::from_secs(240);
+
 /// The beat entry every run schedules.
 const BEAT_ENTRY: &str = "chaos-tick";
 
@@ -532,7 +537,7 @@ impl Run {
         }
     }
 
-    /// Waits until every acknowledged workflow's output is terminal, at most three minutes
+    /// Waits until every acknowledged workflow's output is terminal, at most [`QUIET_WITHIN`]
     /// (past them, the checker says what is missing).
     async fn await_quiet(
         &self,
@@ -565,8 +570,10 @@ impl Run {
             if waiting == 0 {
                 return Ok(());
             }
-            if started.elapsed() > Duration::from_secs(180) {
-                eprintln!("chaos: {waiting} workflows still unfinished after 180 s of quiet");
+            if started.elapsed() > QUIET_WITHIN {
+                eprintln!(
+                    "chaos: {waiting} workflows still unfinished after {QUIET_WITHIN:?} of quiet"
+                );
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_secs(2)).await;

@@ -53,7 +53,8 @@ use runtime::{blocking, OffThread};
 ///   the same id) → drop the producer and open a new one with the same id.
 /// - **Settings**: batching under load at a small latency cost — `linger.ms=5`,
 ///   `fetch.wait.max.ms=50`, `fetch.queue.backoff.ms=10`, a producer queue of 1,000,000
-///   records, `session.timeout.ms=10000`, Nagle off, reconnect backoff ≤ 1 s,
+///   records, `session.timeout.ms=6000`, `max.poll.interval.ms=120000`, Nagle off, reconnect
+///   backoff ≤ 1 s,
 ///   `message.timeout.ms=120000`. [`KafkaConfig::property`] overrides any of them, except the
 ///   few the contract rests on (idempotence, `acks=all`, the `murmur2_random` partitioner, no
 ///   auto-created topics, no auto-commit, `read_committed`), which are refused with

@@ -95,6 +95,13 @@ pub(crate) const FETCH_MIN_BYTES: &str = "1";
 /// librdkafka's own thread, so a live but busy member is never at risk.
 pub(crate) const SESSION_TIMEOUT_MS: &str = "6000";
 
+/// `max.poll.interval.ms`: how long a member may go without polling before librdkafka takes
+/// it out of its group. 120 s (librdkafka: 300 s): a member whose loop is stuck in a call that
+/// never returns — seen in chaos runs, a coordinator silent after broker restarts while its
+/// heartbeats went on — gives up its partitions to the others within two minutes, not five.
+/// Every loop here polls at least every few hundred milliseconds while it runs.
+pub(crate) const MAX_POLL_INTERVAL_MS: &str = "120000";
+
 /// `heartbeat.interval.ms`: 1 s (librdkafka: 3 s), a sixth of the session timeout, so a live
 /// member misses several before it could be taken for dead.
 pub(crate) const HEARTBEAT_INTERVAL_MS: &str = "1000";
@@ -216,6 +223,7 @@ pub(crate) fn consumer(config: &KafkaConfig, member: &ConsumerConfig) -> Result<
         .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
         .set("fetch.min.bytes", FETCH_MIN_BYTES)
         .set("session.timeout.ms", SESSION_TIMEOUT_MS)
+        .set("max.poll.interval.ms", MAX_POLL_INTERVAL_MS)
         .set("heartbeat.interval.ms", HEARTBEAT_INTERVAL_MS);
     apply(&mut client, &config.properties);
     apply(&mut client, &member.kafka);
