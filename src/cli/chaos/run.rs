@@ -208,7 +208,7 @@ catch-up = "fire-each"
         let mut violations = self.stop_processes(&procs).await;
         // Read once nothing runs: a beat still firing while the topics are read one by one
         // would leave a fire on the beat topic whose task was published after its topic's read.
-        let history = History::read(app.log(), app.names()).await?;
+        let history = read_history(&app).await?;
         let expectations = Expectations {
             acked: acked.clone(),
             poison,
@@ -548,7 +548,7 @@ impl Run {
         let started = Instant::now();
         loop {
             procs.lock().await.reap();
-            let history = History::read(app.log(), app.names()).await?;
+            let history = read_history(app).await?;
             let specs: std::collections::HashMap<uuid::Uuid, uuid::Uuid> = history
                 .workflows
                 .iter()
@@ -777,6 +777,22 @@ fn spread<'a>(takeovers: impl Iterator<Item = &'a Takeover>) -> Option<(i64, i64
 
 fn seconds(ms: i64) -> String {
     format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+/// Reads the history, trying again for up to a minute while the cluster, just out of a
+/// fault, times out (the run's own reads must not end it).
+async fn read_history(app: &App) -> anyhow::Result<History> {
+    let started = Instant::now();
+    loop {
+        match History::read(app.log(), app.names()).await {
+            Ok(history) => return Ok(history),
+            Err(error) if started.elapsed() < Duration::from_secs(60) => {
+                eprintln!("chaos: reading the history failed ({error:#}); trying again");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(error) => return Err(error.context("reading the history for a minute")),
+        }
+    }
 }
 
 /// How many kinds of fault have run.
