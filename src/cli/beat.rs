@@ -18,12 +18,28 @@ pub(crate) async fn run(app: &App, config: &Config, _args: &BeatArgs) -> anyhow:
         .get("beat")
         .map_or_else(|| "no [beat] section".to_owned(), ToString::to_string);
     eprintln!("celeriac beat: {entries} entries from {from}; waiting to lead");
-    beat::run(
+    let signalled = shutdown.clone();
+    let running = beat::run(
         beat_config,
         app.log().clone(),
         app.names().clone(),
         shutdown,
-    )
-    .await?;
+    );
+    tokio::pin!(running);
+    let bounded = async {
+        signalled.cancelled().await;
+        tokio::time::sleep(LEAVE_WITHIN).await;
+    };
+    tokio::select! {
+        result = &mut running => result?,
+        // Safe to leave: the next leader's producer fences this one's open transaction.
+        () = bounded => eprintln!(
+            "the beat did not stop within {LEAVE_WITHIN:?} of the signal (the cluster does not \
+             answer): leaving anyway"
+        ),
+    }
     Ok(())
 }
+
+/// How long a signalled beat may take to end its transaction and leave its group.
+const LEAVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);

@@ -137,7 +137,7 @@ events = true
 grace = "10s"
 
 [beat]
-grace = "1m"
+grace = "5m"
 tick = "250ms"
 
 [beat.entries.{BEAT_ENTRY}]
