@@ -35,7 +35,20 @@ struct Cluster {
     processes: Vec<Process>,
 }
 
+/// An embedded log in `dir`.
+fn embedded_log(dir: &std::path::Path) -> Arc<dyn Log> {
+    Arc::new(EmbeddedLog::open(EmbeddedConfig::new(dir)).expect("the log opens"))
+}
+
 impl Cluster {
+    /// Stops every process and checks that each stops cleanly.
+    async fn stop_all(self) {
+        for process in self.processes {
+            process.shutdown.cancel();
+            process.task.await.expect("joins").expect("a clean stop");
+        }
+    }
+
     fn start(&mut self, name: &str) {
         let beat = Beat::builder()
             .entries(self.entries.clone())
@@ -127,8 +140,7 @@ mod beat {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn each_window_fires_exactly_once_through_stop_crash_and_fencing_of_leaders() {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let log: Arc<dyn Log> =
-            Arc::new(EmbeddedLog::open(EmbeddedConfig::new(dir.path())).expect("the log opens"));
+        let log = embedded_log(dir.path());
         // 29 March 2026, 00:30Z: London's clocks go forward at 01:00Z, in the middle of the run.
         let start = DateTime::parse_from_rfc3339("2026-03-29T00:30:00Z")
             .expect("a time")
@@ -261,17 +273,13 @@ mod beat {
             (five.args.as_slice(), five.content_type.as_str()),
             (&br#"{"n":5}"#[..], "application/json")
         );
-        for process in cluster.processes {
-            process.shutdown.cancel();
-            process.task.await.expect("joins").expect("a clean stop");
-        }
+        cluster.stop_all().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn fire_each_fires_every_window_missed_while_no_leader_ran() {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let log: Arc<dyn Log> =
-            Arc::new(EmbeddedLog::open(EmbeddedConfig::new(dir.path())).expect("the log opens"));
+        let log = embedded_log(dir.path());
         let start = DateTime::parse_from_rfc3339("2026-11-02T08:00:00Z")
             .expect("a time")
             .with_timezone(&Utc);
@@ -306,17 +314,13 @@ mod beat {
             "each window, in order"
         );
         assert_eq!(tasks.len(), 9, "one task per window");
-        for process in cluster.processes {
-            process.shutdown.cancel();
-            process.task.await.expect("joins").expect("a clean stop");
-        }
+        cluster.stop_all().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn leaders_killed_at_random_moments_never_double_or_drop_a_window() {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let log: Arc<dyn Log> =
-            Arc::new(EmbeddedLog::open(EmbeddedConfig::new(dir.path())).expect("the log opens"));
+        let log = embedded_log(dir.path());
         let start = DateTime::parse_from_rfc3339("2026-10-25T00:00:00Z")
             .expect("a time")
             .with_timezone(&Utc);
@@ -400,9 +404,6 @@ mod beat {
         // 240 s: 24 + 12 + 8 interval windows and 4 minutes (01:00:00Z, the first of the two
         // 01:00 BST … on 25 October London's 01:00–01:59 happens twice).
         assert_eq!(tasks.len(), 24 + 12 + 8 + 4, "seed {seed}");
-        for process in cluster.processes {
-            process.shutdown.cancel();
-            process.task.await.expect("joins").expect("a clean stop");
-        }
+        cluster.stop_all().await;
     }
 }
