@@ -4,6 +4,8 @@ use celeriac_engine::beat;
 use celeriac_engine::{App, Config};
 use clap::Args;
 
+use super::signal::LEAVE_WITHIN;
+
 /// Options of `celeriac beat` (the schedule is the configuration's `[beat]` section; name
 /// the file with the global `--config`).
 #[derive(Debug, Args)]
@@ -40,6 +42,3 @@ pub(crate) async fn run(app: &App, config: &Config, _args: &BeatArgs) -> anyhow:
     }
     Ok(())
 }
-
-/// How long a signalled beat may take to end its transaction and leave its group.
-const LEAVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);

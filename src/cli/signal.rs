@@ -29,3 +29,8 @@ pub(crate) fn shutdown_token() -> std::io::Result<CancellationToken> {
     });
     Ok(token)
 }
+
+/// How long a signalled process (a worker past its grace, a beat) may take for its last
+/// commits and for leaving its groups before it leaves anyway: what it did not commit runs
+/// again, and whoever takes over fences its open transaction.
+pub(crate) const LEAVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);

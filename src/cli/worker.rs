@@ -6,6 +6,7 @@ use celeriac_engine::App;
 use clap::Args;
 
 use super::parse_duration;
+use super::signal::LEAVE_WITHIN;
 
 /// Options of `celeriac worker`; each unset one comes from `[worker]` or its default.
 #[derive(Debug, Args)]
@@ -26,10 +27,6 @@ pub(crate) struct WorkerArgs {
     #[arg(long, value_parser = parse_duration)]
     grace: Option<std::time::Duration>,
 }
-
-/// How long a stopping worker may take, past its grace period, for its last commits and for
-/// leaving its groups (each bounded on its own; this bounds them together).
-const LEAVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub(crate) async fn run(app: &App, args: &WorkerArgs) -> anyhow::Result<()> {
     let signalled = super::signal::shutdown_token()?;

@@ -348,7 +348,7 @@ catch-up = "fire-each"
         let load = self.load_duration();
         while started.elapsed() < load
             || (started.elapsed() < 3 * load
-                && kinds_run(&faults.lock().await) < Nemesis::ALL.len())
+                && kinds_run(&faults.lock().await).len() < Nemesis::ALL.len())
         {
             ticker.tick().await;
             n += 1;
@@ -795,13 +795,9 @@ async fn read_history(app: &App) -> anyhow::Result<History> {
     }
 }
 
-/// How many kinds of fault have run.
-fn kinds_run(faults: &[Fault]) -> usize {
-    faults
-        .iter()
-        .map(|f| f.nemesis)
-        .collect::<BTreeSet<_>>()
-        .len()
+/// The kinds of fault that have run.
+fn kinds_run(faults: &[Fault]) -> BTreeSet<Nemesis> {
+    faults.iter().map(|f| f.nemesis).collect()
 }
 
 /// The longest time without any terminal result while load ran.
@@ -820,7 +816,7 @@ fn longest_gap(history: &History, from: i64, until: i64) -> i64 {
 impl Outcome {
     /// The kinds of fault this run applied.
     pub(crate) fn kinds(&self) -> BTreeSet<Nemesis> {
-        self.faults.iter().map(|f| f.nemesis).collect()
+        kinds_run(&self.faults)
     }
 
     pub(crate) fn print(&self) {
