@@ -476,6 +476,59 @@ async fn a_commit_that_may_have_succeeded_is_retried_not_aborted() {
     exactly_once(log.as_ref(), &names).await;
 }
 
+/// A commit that goes through and then never returns (a wedged client) leaves the loop in
+/// one await forever. The watchdog notices the phase that outlived its bound, the coordinator
+/// stops as stalled, its supervisor starts a new one, and every workflow still ends once,
+/// its successors published once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_stuck_in_a_call_is_noticed_and_started_again() {
+    use celeriac_engine::coordinator::{supervise, CoordinatorState, RestartPolicy};
+    let dir = tempfile::tempdir().unwrap();
+    let (log, names) = embedded(&dir.path().join("log")).await;
+    let worker = Worker::spawn(log.clone(), names.clone(), false);
+    let store = CoordinatorStore::open(dir.path().join("state")).unwrap();
+    let builder = coordinator(&log, &names, &dir.path().join("state"))
+        .max_batch(20)
+        .hanging_commits(3)
+        .stall_after(Duration::from_secs(1));
+    let policy = RestartPolicy {
+        first_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(100),
+        give_up_after: 10,
+        healthy_after: Duration::from_secs(60),
+    };
+    let supervised = supervise(
+        builder,
+        store.clone(),
+        policy,
+        tokio_util::sync::CancellationToken::new(),
+        |error| panic!("the coordinator gave up: {error}"),
+    );
+    let dags = workflows(30);
+    let long = chains(4, 6);
+    for dag in dags.iter().chain(&long) {
+        submit(log.as_ref(), &names, &dag.to_spec()).await;
+    }
+    for (dag, expected) in dags.iter().zip(expected(30)) {
+        assert_eq!(output(&store, dag).await, expected);
+    }
+    for (i, dag) in long.iter().enumerate() {
+        assert_eq!(output(&store, dag).await, json!(i + 5));
+    }
+    match supervised.state() {
+        // A slow machine may see another phase outlast the short bound: more restarts, never
+        // fewer.
+        CoordinatorState::Running { restarts, .. } => assert!(
+            restarts >= 3,
+            "each of the 3 hung commits was noticed and ended its run: {restarts} restarts"
+        ),
+        other => panic!("expected a running coordinator, got {other:?}"),
+    }
+    worker.stop().await;
+    supervised.shutdown().await.unwrap();
+    exactly_once(log.as_ref(), &names).await;
+}
+
 /// Times a 10,000-member chord end to end on the embedded log (`--ignored`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check"]

@@ -26,6 +26,7 @@ use super::runner::Coordinator;
 use super::state::{keys, set_applied_offset, StateAccess, Table};
 use super::store::Batch;
 use super::txn::{after_failure, transactional_id, Next, Step, RETRY_FOR, RETRY_PAUSE};
+use super::watchdog::Progress;
 
 /// The most expired results one sweep transaction deletes.
 const SWEEP_LIMIT: usize = 10_000;
@@ -50,6 +51,8 @@ pub(super) struct Runner {
     last_commit: Instant,
     /// Records the last transaction applied.
     last_records: usize,
+    /// Which phase the loop is in, for the watchdog.
+    progress: Progress,
 }
 
 /// What became of a transaction.
@@ -59,7 +62,12 @@ enum Outcome {
 }
 
 impl Runner {
-    pub(super) fn new(c: Coordinator, topics: [TopicName; 3], consumer: Box<dyn Consumer>) -> Self {
+    pub(super) fn new(
+        c: Coordinator,
+        topics: [TopicName; 3],
+        consumer: Box<dyn Consumer>,
+        progress: Progress,
+    ) -> Self {
         let [workflows, timers, events] = topics;
         Runner {
             sources: [
@@ -79,6 +87,7 @@ impl Runner {
             last_sweep: Instant::now(),
             last_commit: Instant::now(),
             last_records: 0,
+            progress,
             c,
         }
     }
@@ -93,6 +102,7 @@ impl Runner {
                 }
             }
             let timeout = self.poll_timeout()?;
+            self.progress.enter("polling the coordinator topics");
             let event = tokio::select! {
                 () = cancel.cancelled() => return Ok(()),
                 event = self.consumer.poll(self.c.max_batch, timeout) => event,
@@ -133,20 +143,26 @@ impl Runner {
             _ => 2,
         };
         tps.sort_by_key(|tp| (tp.partition, order(tp)));
+        self.progress.enter("reading committed offsets");
         let committed = self
             .consumer
             .committed(&tps)
             .await
             .map_err(|e| Error::log("reading committed offsets", e))?;
+        self.progress
+            .enter("reading the watermarks of newly owned partitions");
+        let log = self.c.log.as_ref();
+        let highs = futures::future::join_all(tps.iter().map(|tp| log.watermarks(tp))).await;
         let started = Instant::now();
         let mut restored = 0;
-        for (tp, committed) in tps.iter().zip(committed) {
+        for ((tp, committed), high) in tps.iter().zip(committed).zip(highs) {
             let Some(&source) = self.sources.get(&tp.topic) else {
                 continue;
             };
-            let applied = self.c.store.applied_offset(tp)?.unwrap_or(0);
-            let (_, high) = (self.c.log.watermarks(tp).await)
-                .map_err(|e| Error::log(format!("reading the watermarks of {tp}"), e))?;
+            let stored = self.c.store.applied_offset(tp)?;
+            let applied = stored.unwrap_or(0);
+            let (_, high) =
+                high.map_err(|e| Error::log(format!("reading the watermarks of {tp}"), e))?;
             if applied > high {
                 return Err(Error::Config {
                     what: "state_dir",
@@ -160,32 +176,45 @@ impl Runner {
             // Workflows and events up to what the group committed (their actions are in the
             // log already); timers to the end, since applying them publishes nothing.
             let end = match source {
-                Source::Timers => None,
-                _ => Some(committed.unwrap_or(applied).max(applied)),
+                Source::Timers => high,
+                _ => committed.unwrap_or(applied).max(applied),
             };
-            let log = self.c.log.as_ref();
-            let batch = self.c.max_batch;
-            let range = Range {
-                source,
-                tp,
-                from: applied,
-                end,
+            // A store that is caught up (the usual case after a rebalance) reads nothing:
+            // no reader is opened, and taking a partition over costs no round trip.
+            let next = if applied >= end {
+                if stored.is_none() {
+                    // Recorded as a restore would, so the store's digest matches a replay's.
+                    let mut batch = self.c.store.batch();
+                    set_applied_offset(&mut batch, &tp.topic, tp.partition, applied);
+                    batch.write()?;
+                }
+                applied
+            } else {
+                self.progress.enter("restoring a newly owned partition");
+                let progress = self.progress.clone();
+                let range = Range {
+                    source,
+                    tp,
+                    from: applied,
+                    end: Some(end),
+                };
+                let done = apply_range(
+                    log,
+                    &self.c.store,
+                    &mut self.c.core,
+                    range,
+                    self.c.max_batch,
+                    &mut |_, _| progress.touch(),
+                )
+                .await?;
+                restored += done.applied;
+                done.next
             };
-            let done = apply_range(
-                log,
-                &self.c.store,
-                &mut self.c.core,
-                range,
-                batch,
-                &mut |_, _| {},
-            )
-            .await?;
-            restored += done.applied;
-            let position = done.next.max(committed.unwrap_or(0));
+            let position = next.max(committed.unwrap_or(0));
             if let Err(error) = self.consumer.seek(tp, position) {
                 tracing::warn!(%tp, %error, "seeking a restored partition; records below {position} will be skipped");
             }
-            self.applied.insert(tp.clone(), done.next);
+            self.applied.insert(tp.clone(), next);
             if source == Source::Timers {
                 self.owned_timers.insert(tp.partition);
             }
@@ -209,6 +238,8 @@ impl Runner {
         let Some(&lowest) = owned.first() else {
             return Ok(());
         };
+        self.progress
+            .enter("fencing the previous owners' transactional ids");
         let prefix = self.c.names.prefix().to_owned();
         let id = transactional_id(&prefix, lowest);
         if self.producer.as_ref().map(|(current, _)| current) != Some(&id) {
@@ -217,6 +248,7 @@ impl Runner {
                 .await
                 .map_err(|e| Error::log(format!("opening transactional producer {id}"), e))?;
             let producer = super::faults::lying_commits(producer, self.c.lying_commits);
+            let producer = super::faults::hanging_commits(producer, &self.c.hanging_commits);
             tracing::info!(transactional_id = %id, "publishing with the lowest owned partition's id");
             self.producer = Some((id, producer));
         }
@@ -249,6 +281,7 @@ impl Runner {
 
     /// Applies a polled batch and due timers in one transaction.
     async fn process(&mut self, records: Vec<Record>) -> Result<()> {
+        self.progress.enter("applying records");
         let now = now_millis();
         let mut batch = self.c.store.batch();
         let mut actions = Vec::new();
@@ -348,6 +381,7 @@ impl Runner {
     ) -> Result<Outcome> {
         for action in &actions {
             if let Action::Enqueue(record) = action {
+                self.progress.enter("creating a queue topic");
                 self.ensure_topic(&record.topic).await?;
             }
         }
@@ -384,6 +418,7 @@ impl Runner {
         let Some((_, producer)) = &self.producer else {
             return;
         };
+        self.progress.enter("aborting a transaction");
         if let Err(error) = producer.abort().await {
             tracing::warn!(%error, "aborting a transaction");
         }
@@ -402,7 +437,9 @@ impl Runner {
             return Err((Step::Begin, closed));
         };
         let producer = producer.as_ref();
+        self.progress.enter("beginning a transaction");
         retrying(Step::Begin, || producer.begin()).await?;
+        self.progress.enter("sending a transaction's records");
         for action in actions {
             send(producer, action.into_record())
                 .await
@@ -413,6 +450,7 @@ impl Runner {
                 .consumer
                 .group_metadata()
                 .map_err(|e| (Step::SendOffsets, e))?;
+            self.progress.enter("sending a transaction's offsets");
             retrying(Step::SendOffsets, || producer.send_offsets(offsets, &group)).await?;
         }
         if self.c.abort_transactions > 0 {
@@ -424,6 +462,7 @@ impl Runner {
             };
             return Err((Step::Commit, injected));
         }
+        self.progress.enter("committing a transaction");
         retrying(Step::Commit, || producer.commit()).await
     }
 
@@ -454,6 +493,7 @@ impl Runner {
     /// transactions of up to [`SWEEP_LIMIT`] results. An aborted one is tried at the next sweep.
     async fn sweep(&mut self) -> Result<()> {
         self.last_sweep = Instant::now();
+        self.progress.enter("sweeping expired results");
         loop {
             let mut batch = self.c.store.batch();
             let before = self.c.core.stats().results_swept;

@@ -68,6 +68,15 @@ pub enum Error {
         /// The directory.
         path: PathBuf,
     },
+    /// The loop stayed in one phase past its bound: an await that would never end. The
+    /// coordinator stops so that its supervisor starts a fresh one.
+    #[error("the coordinator stalled: {phase} for {after:?} (it starts again)")]
+    Stalled {
+        /// What the loop was doing.
+        phase: &'static str,
+        /// How long it had been doing it.
+        after: std::time::Duration,
+    },
     /// A setting the coordinator cannot run with.
     #[error("invalid coordinator setting {what}: {detail}")]
     Config {

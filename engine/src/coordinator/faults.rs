@@ -1,7 +1,9 @@
-//! Test hooks that make the log misbehave in ways a real cluster does rarely: here, a commit
-//! that went through but reports a retriable error (its response was lost).
+//! Test hooks that make the log misbehave in ways a real cluster does rarely: a commit that
+//! went through but reports a retriable error (its response was lost), and one that went
+//! through and never returns (a client wedged).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use celeriac_topics::{
@@ -59,6 +61,58 @@ impl TransactionalProducer for LyingCommits {
                 class: TxnErrorClass::Retriable,
                 detail: "injected: the commit went through but its response was lost".into(),
             });
+        }
+        Ok(())
+    }
+
+    async fn abort(&self) -> Result<()> {
+        self.inner.abort().await
+    }
+}
+
+/// `producer`, whose commits go through and then never return while `left` (shared by every
+/// run of a supervised coordinator) counts down from above zero.
+pub(super) fn hanging_commits(
+    producer: Box<dyn TransactionalProducer>,
+    left: &Arc<AtomicU64>,
+) -> Box<dyn TransactionalProducer> {
+    if left.load(Ordering::Acquire) == 0 {
+        return producer;
+    }
+    Box::new(HangingCommits {
+        inner: producer,
+        left: Arc::clone(left),
+    })
+}
+
+/// Commits, then waits forever, `left` times.
+struct HangingCommits {
+    inner: Box<dyn TransactionalProducer>,
+    left: Arc<AtomicU64>,
+}
+
+#[async_trait]
+impl TransactionalProducer for HangingCommits {
+    async fn begin(&self) -> Result<()> {
+        self.inner.begin().await
+    }
+
+    fn send(&self, record: OutRecord) -> Result<Delivery> {
+        self.inner.send(record)
+    }
+
+    async fn send_offsets(&self, offsets: &[CommitOffset], group: &GroupMetadata) -> Result<()> {
+        self.inner.send_offsets(offsets, group).await
+    }
+
+    async fn commit(&self) -> Result<()> {
+        self.inner.commit().await?;
+        let hang = self
+            .left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if hang {
+            std::future::pending::<()>().await;
         }
         Ok(())
     }

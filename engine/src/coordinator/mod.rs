@@ -35,6 +35,7 @@ mod store;
 mod supervise;
 mod timers;
 mod txn;
+mod watchdog;
 mod workflow;
 
 pub use self::core::{record_key, Action, Core, CoreConfig, CoreStats, Input, RecordMeta, Source};

@@ -2,6 +2,7 @@
 //! (the loop itself is in `cycle.rs`).
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use super::core::{Core, CoreConfig, CoreStats};
 use super::cycle::Runner;
 use super::error::{Error, Result};
 use super::store::CoordinatorStore;
+use super::watchdog::{stalled, Progress};
 use crate::TopicNames;
 
 /// Builds a [`Coordinator`].
@@ -31,6 +33,8 @@ pub struct CoordinatorBuilder {
     crash_after_commits: Option<u64>,
     abort_transactions: u64,
     lying_commits: u64,
+    hanging_commits: Arc<AtomicU64>,
+    stall_after: Duration,
 }
 
 impl std::fmt::Debug for CoordinatorBuilder {
@@ -133,6 +137,23 @@ impl CoordinatorBuilder {
         self
     }
 
+    /// Test hook: the next `n` commits (counted across every coordinator built from clones of
+    /// this builder, as a supervisor builds them) go through and then never return, as a
+    /// wedged client's would; the watchdog must notice.
+    #[doc(hidden)]
+    pub fn hanging_commits(mut self, n: u64) -> Self {
+        self.hanging_commits = Arc::new(AtomicU64::new(n));
+        self
+    }
+
+    /// How long one phase of the loop may last before the coordinator stops as stalled
+    /// (default 110 s, past the longest a phase of bounded calls can take).
+    #[doc(hidden)]
+    pub fn stall_after(mut self, bound: Duration) -> Self {
+        self.stall_after = bound;
+        self
+    }
+
     /// Opens the store and returns the coordinator, ready to [`run`](Coordinator::run).
     pub fn build(self) -> Result<Coordinator> {
         let store = match (self.store, &self.state_dir) {
@@ -170,6 +191,8 @@ impl CoordinatorBuilder {
             crash_after_commits: self.crash_after_commits,
             abort_transactions: self.abort_transactions,
             lying_commits: self.lying_commits,
+            hanging_commits: self.hanging_commits,
+            stall_after: self.stall_after,
         })
     }
 }
@@ -225,6 +248,8 @@ pub struct Coordinator {
     pub(super) crash_after_commits: Option<u64>,
     pub(super) abort_transactions: u64,
     pub(super) lying_commits: u64,
+    pub(super) hanging_commits: Arc<AtomicU64>,
+    stall_after: Duration,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -288,6 +313,8 @@ impl Coordinator {
             crash_after_commits: None,
             abort_transactions: 0,
             lying_commits: 0,
+            hanging_commits: Arc::new(AtomicU64::new(0)),
+            stall_after: super::watchdog::STALL_AFTER,
         }
     }
 
@@ -326,8 +353,16 @@ impl Coordinator {
             .await
             .map_err(|e| Error::log("joining the coordinator group", e))?;
         tracing::info!(partitions, "coordinator started");
-        let mut run = Runner::new(self, topics, consumer);
-        let outcome = run.run(&cancel).await;
+        let progress = Progress::new("starting");
+        let stall_after = self.stall_after;
+        let mut run = Runner::new(self, topics, consumer, progress.clone());
+        let outcome = tokio::select! {
+            outcome = run.run(&cancel) => outcome,
+            (phase, after) = stalled(&progress, stall_after) => {
+                tracing::error!(phase, ?after, "the coordinator loop stalled; stopping it so that it starts again");
+                Err(Error::Stalled { phase, after })
+            }
+        };
         if let Err(error) = run.consumer.close().await {
             tracing::warn!(%error, "leaving the coordinator group");
         }
