@@ -247,8 +247,11 @@ impl Runner {
             let producer = (self.c.log.transactional_producer(&id))
                 .await
                 .map_err(|e| Error::log(format!("opening transactional producer {id}"), e))?;
-            let producer = super::faults::lying_commits(producer, self.c.lying_commits);
-            let producer = super::faults::hanging_commits(producer, &self.c.hanging_commits);
+            let producer = super::faults::faulty_commits(
+                producer,
+                self.c.lying_commits,
+                &self.c.hanging_commits,
+            );
             tracing::info!(transactional_id = %id, "publishing with the lowest owned partition's id");
             self.producer = Some((id, producer));
         }

@@ -11,30 +11,42 @@ use celeriac_topics::{
     TxnErrorClass,
 };
 
-/// `producer`, whose first `n` successful commits report a retriable error instead.
-pub(super) fn lying_commits(
+/// `producer` with its commits misbehaving: the first `lying` successful ones report a
+/// retriable error instead (one lie per transaction), and while `hanging` (shared by every
+/// run of a supervised coordinator) counts down from above zero, a commit goes through and
+/// then never returns. Without either fault, `producer` itself.
+pub(super) fn faulty_commits(
     producer: Box<dyn TransactionalProducer>,
-    n: u64,
+    lying: u64,
+    hanging: &Arc<AtomicU64>,
 ) -> Box<dyn TransactionalProducer> {
-    if n == 0 {
+    if lying == 0 && hanging.load(Ordering::Acquire) == 0 {
         return producer;
     }
-    Box::new(LyingCommits {
+    Box::new(FaultyCommits {
         inner: producer,
-        left: AtomicU64::new(n),
+        lies_left: AtomicU64::new(lying),
         lied: AtomicBool::new(false),
+        hangs_left: Arc::clone(hanging),
     })
 }
 
-/// Lies about one commit per transaction: the retried call then learns the truth.
-struct LyingCommits {
+/// Passes every call through; only `commit` misbehaves.
+struct FaultyCommits {
     inner: Box<dyn TransactionalProducer>,
-    left: AtomicU64,
+    lies_left: AtomicU64,
     lied: AtomicBool,
+    hangs_left: Arc<AtomicU64>,
+}
+
+/// Takes one from `left` if it is above zero.
+fn take_one(left: &AtomicU64) -> bool {
+    left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 #[async_trait]
-impl TransactionalProducer for LyingCommits {
+impl TransactionalProducer for FaultyCommits {
     async fn begin(&self) -> Result<()> {
         self.lied.store(false, Ordering::Release);
         self.inner.begin().await
@@ -50,69 +62,15 @@ impl TransactionalProducer for LyingCommits {
 
     async fn commit(&self) -> Result<()> {
         self.inner.commit().await?;
-        let lie = !self.lied.swap(true, Ordering::AcqRel)
-            && self
-                .left
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-                .is_ok();
-        if lie {
+        if take_one(&self.hangs_left) {
+            std::future::pending::<()>().await;
+        }
+        if !self.lied.swap(true, Ordering::AcqRel) && take_one(&self.lies_left) {
             return Err(Error::Transaction {
                 operation: "commit",
                 class: TxnErrorClass::Retriable,
                 detail: "injected: the commit went through but its response was lost".into(),
             });
-        }
-        Ok(())
-    }
-
-    async fn abort(&self) -> Result<()> {
-        self.inner.abort().await
-    }
-}
-
-/// `producer`, whose commits go through and then never return while `left` (shared by every
-/// run of a supervised coordinator) counts down from above zero.
-pub(super) fn hanging_commits(
-    producer: Box<dyn TransactionalProducer>,
-    left: &Arc<AtomicU64>,
-) -> Box<dyn TransactionalProducer> {
-    if left.load(Ordering::Acquire) == 0 {
-        return producer;
-    }
-    Box::new(HangingCommits {
-        inner: producer,
-        left: Arc::clone(left),
-    })
-}
-
-/// Commits, then waits forever, `left` times.
-struct HangingCommits {
-    inner: Box<dyn TransactionalProducer>,
-    left: Arc<AtomicU64>,
-}
-
-#[async_trait]
-impl TransactionalProducer for HangingCommits {
-    async fn begin(&self) -> Result<()> {
-        self.inner.begin().await
-    }
-
-    fn send(&self, record: OutRecord) -> Result<Delivery> {
-        self.inner.send(record)
-    }
-
-    async fn send_offsets(&self, offsets: &[CommitOffset], group: &GroupMetadata) -> Result<()> {
-        self.inner.send_offsets(offsets, group).await
-    }
-
-    async fn commit(&self) -> Result<()> {
-        self.inner.commit().await?;
-        let hang = self
-            .left
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok();
-        if hang {
-            std::future::pending::<()>().await;
         }
         Ok(())
     }
