@@ -143,6 +143,10 @@ impl Runner {
             _ => 2,
         };
         tps.sort_by_key(|tp| (tp.partition, order(tp)));
+        // Fence first: a previous owner's open transaction holds its offsets pending, and a
+        // read-committed offset fetch waits on pending offsets (KIP-447) until that
+        // transaction ends, which without a fence is its timeout.
+        self.take_over(&tps).await?;
         self.progress.enter("reading committed offsets");
         let committed = self
             .consumer
@@ -219,7 +223,6 @@ impl Runner {
                 self.owned_timers.insert(tp.partition);
             }
         }
-        self.take_over(&tps).await?;
         let owned: BTreeSet<i32> = tps.iter().map(|tp| tp.partition).collect();
         let owned = owned
             .iter()

@@ -90,10 +90,18 @@ pub(crate) async fn run(brokers: Option<String>, args: &ChaosArgs) -> anyhow::Re
     } else {
         args.seeds.clone()
     };
+    // A signal ends the run at once: dropping it kills every process it started.
+    let stop = super::signal::shutdown_token()?;
     let mut failed = Vec::new();
     let mut kinds = std::collections::BTreeSet::new();
     for seed in seeds {
-        let outcome = run::Run::new(seed, &cluster, args)?.execute().await?;
+        let run = run::Run::new(seed, &cluster, args)?;
+        let outcome = tokio::select! {
+            outcome = run.execute() => outcome?,
+            () = stop.cancelled() => anyhow::bail!(
+                "chaos: stopped by a signal during seed {seed}; its processes were killed"
+            ),
+        };
         outcome.print();
         kinds.extend(outcome.kinds());
         if !outcome.violations.is_empty() {

@@ -177,9 +177,50 @@ impl Proc {
     }
 }
 
+/// A process the run still holds when it is dropped — a run that failed, or a runner stopped
+/// by a signal — is killed with it, so no process under test outlives the run.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill(); // SIGKILL ends a frozen (SIGSTOP) process too
+            let _ = child.wait();
+        }
+    }
+}
+
 /// The last `lines` lines of a file.
 pub(crate) fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_process_is_killed_even_when_frozen() {
+        let child = Command::new("sleep").arg("600").spawn().expect("sleep");
+        let pid = child.id();
+        let proc = Proc {
+            spec: Spec {
+                role: Role::Worker,
+                index: 1,
+                state_dir: PathBuf::new(),
+                clock_offset_ms: 0,
+                args: Vec::new(),
+            },
+            child: Some(child),
+            log: PathBuf::new(),
+            paused: true,
+            starts: 1,
+        };
+        proc.signal("STOP").expect("freeze it");
+        drop(proc);
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "process {pid} outlived its run"
+        );
+    }
 }
