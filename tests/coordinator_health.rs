@@ -161,7 +161,7 @@ async fn a_coordinator_that_cannot_stay_up_stops_its_worker_with_the_cause() {
         .delete_topics(&[app.names().dead().to_string()])
         .await
         .expect("delete the dead-letter topic");
-    let worker = app.worker().coordinator_restarts(quick_restarts(3)).spawn();
+    let mut worker = app.worker().coordinator_restarts(quick_restarts(3)).spawn();
     let outcome = tokio::time::timeout(WAIT, worker.finished())
         .await
         .expect("the worker stops by itself within the bound");

@@ -100,6 +100,16 @@ pub enum Error {
     /// The worker's coordinator could not stay up; the worker stopped.
     #[error("the coordinator could not stay up: {0}")]
     CoordinatorFailed(String),
+    /// A worker asked to stop did not within its grace period and the leave bound (the
+    /// cluster did not answer its last commits); it was left behind.
+    #[error(
+        "the worker did not stop within {after:?} (the cluster does not answer its last \
+         commits): left behind; unfinished messages will run again"
+    )]
+    ShutdownTimedOut {
+        /// The grace period plus the leave bound.
+        after: Duration,
+    },
     /// The app, worker or reader was shut down.
     #[error("the {0} is shut down")]
     Shutdown(&'static str),

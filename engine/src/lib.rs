@@ -38,7 +38,7 @@ pub use task::{
     ApplyAsync, Ctx, DeliveryInfo, Request, RetryRequest, Task, TaskError, TaskOptions,
 };
 pub use worker::rate_limit::RateLimit;
-pub use worker::{ActiveTask, WorkerBuilder, WorkerHandle};
+pub use worker::{ActiveTask, WorkerBuilder, WorkerHandle, LEAVE_WITHIN};
 
 /// A map keyed by task id: ids are random, so a fast seeded hash (foldhash) serves where
 /// SipHash cost a few percent of `celeriac bench tasks` on the per-task maps.

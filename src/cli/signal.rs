@@ -32,5 +32,5 @@ pub(crate) fn shutdown_token() -> std::io::Result<CancellationToken> {
 
 /// How long a signalled process (a worker past its grace, a beat) may take for its last
 /// commits and for leaving its groups before it leaves anyway: what it did not commit runs
-/// again, and whoever takes over fences its open transaction.
-pub(crate) const LEAVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+/// again, and whoever takes over fences its open transaction. The worker's own bound.
+pub(crate) use celeriac_engine::LEAVE_WITHIN;

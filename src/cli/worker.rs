@@ -6,7 +6,6 @@ use celeriac_engine::App;
 use clap::Args;
 
 use super::parse_duration;
-use super::signal::LEAVE_WITHIN;
 
 /// Options of `celeriac worker`; each unset one comes from `[worker]` or its default.
 #[derive(Debug, Args)]
@@ -54,8 +53,7 @@ pub(crate) async fn run(app: &App, args: &WorkerArgs) -> anyhow::Result<()> {
         worker.slots(),
         worker.grace_period(),
     );
-    let handle = worker.spawn();
-    let cancel = handle.cancellation();
+    let mut handle = worker.spawn();
     eprintln!(
         "celeriac worker {} serving {queues} with concurrency {concurrency} ({} tasks registered)",
         app.hostname(),
@@ -63,27 +61,23 @@ pub(crate) async fn run(app: &App, args: &WorkerArgs) -> anyhow::Result<()> {
     );
     // The worker may stop by itself (a shutdown command, a coordinator that cannot stay up,
     // a start-up that failed): the process ends with it, non-zero on an error.
-    let finished = handle.finished();
-    tokio::pin!(finished);
-    tokio::select! {
-        _ = signalled.cancelled() => {
-            eprintln!("shutting down: finishing running tasks (grace {grace:?})");
-            cancel.cancel();
-            let bound = grace + LEAVE_WITHIN;
-            match tokio::time::timeout(bound, finished).await {
-                Ok(result) => result?,
-                // Safe to leave: what is uncommitted runs again, and the coordinator's open
-                // transaction is aborted by whoever takes its partitions over.
-                Err(_) => eprintln!(
-                    "the worker did not stop within {bound:?} (the cluster does not answer its \
-                     last commits): leaving anyway; unfinished messages will run again"
-                ),
-            }
-        }
-        result = &mut finished => {
+    let signalled_first = tokio::select! {
+        _ = signalled.cancelled() => true,
+        result = handle.finished() => {
             result?;
-            eprintln!("the worker stopped on a shutdown command");
+            false
         }
+    };
+    if !signalled_first {
+        eprintln!("the worker stopped on a shutdown command");
+        return Ok(());
+    }
+    eprintln!("shutting down: finishing running tasks (grace {grace:?})");
+    match handle.shutdown().await {
+        // Safe to leave: what is uncommitted runs again, and the coordinator's open
+        // transaction is aborted by whoever takes its partitions over.
+        Err(error @ celeriac_engine::Error::ShutdownTimedOut { .. }) => eprintln!("{error}"),
+        result => result?,
     }
     Ok(())
 }

@@ -76,6 +76,7 @@ impl From<Error> for ApiError {
             Error::Log(_)
             | Error::Storage { .. }
             | Error::Shutdown(_)
+            | Error::ShutdownTimedOut { .. }
             | Error::Undecodable { .. }
             | Error::BadReply { .. }
             | Error::CoordinatorFailed(_) => Self::new(

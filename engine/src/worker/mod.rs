@@ -93,23 +93,33 @@ pub(crate) struct WorkerShared {
 pub struct WorkerHandle {
     cancel: CancellationToken,
     join: JoinHandle<Result<()>>,
+    grace: Duration,
 }
+
+/// How long a stopping worker may take, past its grace period, for its last commits and for
+/// leaving its groups: a cluster that does not answer must not hold a shutdown forever.
+pub const LEAVE_WITHIN: Duration = Duration::from_secs(15);
 
 impl WorkerHandle {
     /// Stops fetching, lets running tasks finish within the grace period, commits, and
-    /// waits for the worker to exit.
-    pub async fn shutdown(self) -> Result<()> {
+    /// waits for the worker to exit — at most the grace period and [`LEAVE_WITHIN`]. Past
+    /// that it returns [`Error::ShutdownTimedOut`](crate::Error::ShutdownTimedOut) and leaves
+    /// the rest behind: what was not committed runs again, and whoever takes the
+    /// coordinator's partitions over fences its open transaction.
+    pub async fn shutdown(mut self) -> Result<()> {
         self.cancel.cancel();
-        self.join
-            .await
-            .unwrap_or_else(|e| Err(crate::Error::Config(format!("the worker task failed: {e}"))))
+        let bound = self.grace + LEAVE_WITHIN;
+        match tokio::time::timeout(bound, self.finished()).await {
+            Ok(result) => result,
+            Err(_) => Err(crate::Error::ShutdownTimedOut { after: bound }),
+        }
     }
 
     /// Waits until the worker stops by itself — a SHUTDOWN command, or a coordinator that
     /// could not stay up ([`Error::CoordinatorFailed`](crate::Error::CoordinatorFailed)) —
-    /// without asking it to.
-    pub async fn finished(self) -> Result<()> {
-        self.join
+    /// without asking it to. Call it once.
+    pub async fn finished(&mut self) -> Result<()> {
+        (&mut self.join)
             .await
             .unwrap_or_else(|e| Err(crate::Error::Config(format!("the worker task failed: {e}"))))
     }
@@ -117,6 +127,44 @@ impl WorkerHandle {
     /// A token that stops the worker when cancelled.
     pub fn cancellation(&self) -> CancellationToken {
         self.cancel.clone()
+    }
+}
+
+#[cfg(test)]
+mod shutdown_tests {
+    use super::*;
+
+    fn handle(
+        worker: impl std::future::Future<Output = Result<()>> + Send + 'static,
+    ) -> WorkerHandle {
+        WorkerHandle {
+            cancel: CancellationToken::new(),
+            join: tokio::spawn(worker),
+            grace: Duration::from_secs(30),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shutdown_the_cluster_never_answers_ends_after_grace_and_leave_bound() {
+        let started = tokio::time::Instant::now();
+        let outcome = handle(std::future::pending()).shutdown().await;
+        let after = Duration::from_secs(45);
+        assert!(
+            matches!(outcome, Err(crate::Error::ShutdownTimedOut { after: a }) if a == after),
+            "{outcome:?}"
+        );
+        assert_eq!(started.elapsed(), after);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_worker_that_stops_in_time_reports_its_own_outcome() {
+        let outcome = handle(async { Err(crate::Error::Shutdown("worker")) })
+            .shutdown()
+            .await;
+        assert!(
+            matches!(outcome, Err(crate::Error::Shutdown("worker"))),
+            "{outcome:?}"
+        );
     }
 }
 
@@ -229,8 +277,13 @@ impl WorkerBuilder {
     /// Starts the worker on the current tokio runtime.
     pub fn spawn(self) -> WorkerHandle {
         let cancel = CancellationToken::new();
+        let grace = self.grace;
         let join = tokio::spawn(self.run(cancel.clone()));
-        WorkerHandle { cancel, join }
+        WorkerHandle {
+            cancel,
+            join,
+            grace,
+        }
     }
 
     /// Runs the worker until `cancel` is cancelled (or a SHUTDOWN command arrives).
